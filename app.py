@@ -1,0 +1,15 @@
+"""swapcheck app router: page config and the explicit list of pages."""
+
+import streamlit as st
+
+st.set_page_config(page_title="swapcheck", page_icon="⚖️", layout="wide")
+
+pages = [
+    st.Page("pages/home.py", title="Overview", icon="🏠", default=True),
+    st.Page("pages/ingest.py", title="Ingest", icon="📥"),
+    st.Page("pages/studies.py", title="Studies", icon="🧪"),
+    st.Page("pages/generate.py", title="Generate", icon="⚙️"),
+    st.Page("pages/review.py", title="Review", icon="👀"),
+    st.Page("pages/results.py", title="Results", icon="📊"),
+]
+st.navigation(pages).run()

@@ -1,0 +1,126 @@
+"""Review: grade blinded pairs, left vs right, with the keyboard (1 2 3 4)."""
+
+import time
+
+import streamlit as st
+
+from swapcheck.review import next_item, normalise_reviewer, submit_judgment
+from swapcheck.store.judgments import review_progress
+from swapcheck.ui.context import choose_study, get_store
+from swapcheck.ui.render import show_untrusted, user_errors
+
+st.title("Review")
+store = get_store()
+state = st.session_state
+
+if "reviewer" not in state:
+    with st.form("sign_in"):
+        name = st.text_input("Your name", max_chars=64, help="Your votes are stored under it.")
+        if st.form_submit_button("Start reviewing", type="primary"):
+            with user_errors("Cannot start"):
+                state["reviewer"] = normalise_reviewer(name)
+                st.rerun()
+    st.stop()
+
+reviewer = state["reviewer"]
+study = choose_study(store, label="Study to review", key="review_study")
+if study is None:
+    st.stop()
+if state.get("review_study_id") != study.study_id:
+    state.update(review_study_id=study.study_id, review_item=None, review_skipped=())
+
+
+def load_next() -> None:
+    state["review_item"] = next_item(store, study, reviewer, skip=state["review_skipped"])
+    state["review_shown_at"] = time.monotonic()
+    state["review_count"] = state.get("review_count", 0) + 1
+
+
+def record(pick: str) -> None:
+    item = state.get("review_item")
+    if item is None:
+        return
+    with user_errors("Your vote was not saved"):
+        submit_judgment(
+            store,
+            study,
+            reviewer=reviewer,
+            pair_id=item.pair_id,
+            pick=pick,
+            comment=state.get(f"comment_{state['review_count']}"),
+            time_on_item_ms=int((time.monotonic() - state["review_shown_at"]) * 1000),
+        )
+        load_next()
+
+
+def skip() -> None:
+    item = state.get("review_item")
+    if item is not None:
+        state["review_skipped"] = (*state["review_skipped"], item.pair_id)
+    load_next()
+
+
+if state.get("review_item") is None:
+    load_next()
+item = state["review_item"]
+progress = review_progress(store, study, reviewer)
+st.caption(
+    f"Signed in as **{reviewer}** · you judged {progress['mine']} pairs · "
+    f"{progress['judgments_given']} of {progress['judgments_target']} judgments collected"
+)
+if item is None:
+    st.success("Nothing left for you in this study. Thank you!")
+    st.stop()
+
+for message in item.messages:
+    if message["role"] == "system":
+        with st.expander("System prompt"):
+            show_untrusted(message["content"])
+    else:
+        with st.chat_message("user" if message["role"] == "user" else "assistant"):
+            show_untrusted(message["content"])
+
+left, right = st.columns(2, gap="medium")
+for column, title, text in ((left, "Left", item.left_text), (right, "Right", item.right_text)):
+    with column:
+        st.markdown(f"#### {title}")
+        with st.container(height=420, border=True):
+            show_untrusted(text)
+
+st.text_input(
+    "Comment (optional)",
+    key=f"comment_{state['review_count']}",
+    placeholder="What made the difference? (press Tab to leave the box)",
+)
+b1, b2, b3, b4, b5 = st.columns(5)
+b1.button(
+    "Left is better",
+    shortcut="1",
+    on_click=record,
+    args=("left",),
+    key="pick_left",
+    type="primary",
+    width="stretch",
+)
+b2.button(
+    "Right is better",
+    shortcut="2",
+    on_click=record,
+    args=("right",),
+    key="pick_right",
+    type="primary",
+    width="stretch",
+)
+b3.button("Tie", shortcut="3", on_click=record, args=("tie",), key="pick_tie", width="stretch")
+b4.button(
+    "Both bad",
+    shortcut="4",
+    on_click=record,
+    args=("both_bad",),
+    key="pick_both_bad",
+    width="stretch",
+)
+b5.button("Skip", shortcut="S", on_click=skip, key="pick_skip", width="stretch")
+st.caption(
+    "Keyboard: **1** left better · **2** right better · **3** tie · **4** both bad · **S** skip"
+)

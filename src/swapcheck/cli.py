@@ -1,0 +1,368 @@
+"""The ``swapcheck`` command: the same operations as the app, for scripts and CI."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from swapcheck.errors import ConfigError, SwapcheckError
+
+
+def _parse_param(text: str) -> tuple[str, Any]:
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(
+            f"--param {text!r} is not KEY=VALUE.", "Write e.g. --param temperature=0.2"
+        )
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        value = raw
+    return key.strip(), value
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, default=str, ensure_ascii=False))
+
+
+def _store(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from swapcheck.store import open_store
+
+    return open_store(getattr(args, "db", None), linger=0)
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from swapcheck.ingest import ColumnMapping, guess_mapping, read_columns
+    from swapcheck.pipeline import ingest_file
+
+    explicit = any(
+        [
+            args.prompt_column,
+            args.messages_column,
+            args.response_column,
+            args.id_column,
+            args.system_column,
+            args.slice,
+        ]
+    )
+    mapping = None
+    if explicit:
+        guessed = guess_mapping(read_columns(args.file))
+        mapping = ColumnMapping(
+            prompt_column=args.prompt_column
+            or (None if args.messages_column else guessed.prompt_column),
+            messages_column=args.messages_column
+            or (None if args.prompt_column else guessed.messages_column),
+            system_column=args.system_column or guessed.system_column,
+            id_column=args.id_column or guessed.id_column,
+            response_column=args.response_column or guessed.response_column,
+            slice_columns=tuple(args.slice) if args.slice else guessed.slice_columns,
+        )
+    store = _store(args)
+    report = ingest_file(store, args.file, mapping=mapping, source_name=args.name)
+    if args.json:
+        _print_json(
+            {
+                "source_id": report.source_id,
+                "source": report.source_name,
+                "already_ingested": report.already_ingested,
+                "rows_total": report.rows_total,
+                "rows_ingested": report.rows_ingested,
+                "rows_duplicate": report.rows_duplicate,
+                "rows_rejected": report.rows_rejected,
+                "logged_responses": report.logged_responses,
+                "rejects": report.rejects[["row_number", "reason"]].to_dict("records")
+                if len(report.rejects)
+                else [],
+            }
+        )
+    else:
+        print(report.summary())
+        for row in report.rejects.itertuples():
+            print(f"  rejected {args.file} row {row.row_number}: {row.reason}", file=sys.stderr)
+    return 3 if args.strict and report.rows_rejected else 0
+
+
+def cmd_sources(args: argparse.Namespace) -> int:
+    from swapcheck.store.sources import list_sources
+
+    frame = list_sources(_store(args))
+    if args.json:
+        _print_json(frame.to_dict("records"))
+    else:
+        print(
+            frame.drop(columns=["mapping"]).to_string(index=False) if len(frame) else "no sources"
+        )
+    return 0
+
+
+def cmd_quarantine(args: argparse.Namespace) -> int:
+    from swapcheck.report import to_safe_csv
+    from swapcheck.store.sources import quarantine_frame, resolve_source_ids
+
+    store = _store(args)
+    source_id = resolve_source_ids(store, [args.source])[0] if args.source else None
+    frame = quarantine_frame(store, source_id)
+    sys.stdout.buffer.write(to_safe_csv(frame))
+    return 0
+
+
+def cmd_variant_add(args: argparse.Namespace) -> int:
+    from swapcheck.models import VariantConfig
+    from swapcheck.providers import provider_names
+    from swapcheck.store.variants import save_variant
+
+    if args.provider not in provider_names():
+        raise ConfigError(
+            f"Unknown provider {args.provider!r}.", f"Use one of: {', '.join(provider_names())}."
+        )
+    variant = VariantConfig(
+        name=args.name,
+        provider=args.provider,
+        model=args.model,
+        base_url=args.base_url,
+        api_key_env=args.api_key_env,
+        params=dict(_parse_param(p) for p in args.param),
+        price_input_per_mtok=args.price_in,
+        price_output_per_mtok=args.price_out,
+    )
+    save_variant(_store(args), variant)
+    print(f"variant {variant.name}: {variant.provider} / {variant.model}")
+    return 0
+
+
+def cmd_variant_list(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from swapcheck.store.variants import list_variants
+
+    rows = [asdict(v) for v in list_variants(_store(args))]
+    if args.json:
+        _print_json(rows)
+    else:
+        for v in rows:
+            print(f"{v['name']:<24} {v['provider']:<10} {v['model']:<28} {json.dumps(v['params'])}")
+    return 0
+
+
+def cmd_study_create(args: argparse.Namespace) -> int:
+    from swapcheck.store.studies import create_study
+
+    study = create_study(
+        _store(args),
+        args.name,
+        baseline=args.baseline,
+        candidate=args.candidate,
+        sources=args.source,
+        slice_columns=args.slice or None,
+        overlap=args.overlap,
+        margin=args.margin,
+    )
+    print(
+        f"study {study.name} ({study.study_id}): {study.baseline_variant} vs "
+        f"{study.candidate_variant}, slices: {', '.join(study.slice_columns) or 'none'}"
+    )
+    return 0
+
+
+def cmd_study_list(args: argparse.Namespace) -> int:
+    from swapcheck.store.judgments import review_progress
+    from swapcheck.store.studies import list_studies
+
+    store = _store(args)
+    rows = []
+    for s in list_studies(store):
+        progress = review_progress(store, s)
+        rows.append(
+            {
+                "name": s.name,
+                "baseline": s.baseline_variant,
+                "candidate": s.candidate_variant,
+                "slices": list(s.slice_columns),
+                "overlap": s.overlap,
+                **progress,
+            }
+        )
+    if args.json:
+        _print_json(rows)
+    else:
+        for r in rows:
+            print(
+                f"{r['name']}: {r['baseline']} vs {r['candidate']}; {r['pairs_ready']}/"
+                f"{r['pairs_total']} pairs ready, {r['judgments_given']} judgments"
+            )
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from swapcheck.generate import GenerationSettings
+    from swapcheck.pipeline import generate_study
+    from swapcheck.store.studies import get_study
+
+    store = _store(args)
+    study = get_study(store, args.study)
+    settings = GenerationSettings(
+        concurrency=args.concurrency, max_retries=args.max_retries, timeout_s=args.timeout
+    )
+    last: dict[str, int] = {}
+
+    def progress(name: str, done: int, total: int) -> None:
+        step = max(1, total // 20)
+        if done == total or done - last.get(name, 0) >= step:
+            last[name] = done
+            print(f"  {name}: {done}/{total}", file=sys.stderr, flush=True)
+
+    report = generate_study(
+        store, study, variants=args.variant or None, settings=settings, progress=progress
+    )
+    print(report.summary())
+    failed = sum(r.failed for r in report.reports.values())
+    return 4 if failed else 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    from swapcheck.pipeline import study_results
+    from swapcheck.store.studies import get_study
+
+    store = _store(args)
+    study = get_study(store, args.study)
+    result = study_results(store, study, by=args.by or None, min_n=args.min_n)
+    if args.json:
+        _print_json(result)
+        return 0
+    o = result["overall"]
+    print(f"{study.name}: candidate {study.candidate_variant} vs baseline {study.baseline_variant}")
+    if not o or not o.get("n"):
+        print("no judgments yet")
+        return 0
+    print(f"{'slice':<28}{'n':>6}{'win':>8}{'95% CI':>17}{'ties':>7}{'both bad':>10}  verdict")
+    for row in [o, *result["slices"]]:
+        label = f"{row['slice']}={row['value']}" if row["slice"] != "overall" else "overall"
+        print(
+            f"{label[:27]:<28}{row['n']:>6}{row['win_rate']:>8.3f}  "
+            f"[{row['ci_low']:.3f}, {row['ci_high']:.3f}]{row['tie_rate']:>7.2f}"
+            f"{row['both_bad_rate']:>10.2f}  {row['verdict']}{' (low n)' if row['low_n'] else ''}"
+        )
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from swapcheck.demo import is_empty, seed_demo
+
+    store = _store(args)
+    if not is_empty(store) and not args.force:
+        print(f"{store.path} already holds data; pass --force to add the demo anyway.")
+        return 0
+    study = seed_demo(store, judge=not args.no_votes)
+    print(f"demo study '{study.name}' ready in {store.path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--db",
+        default=argparse.SUPPRESS,
+        help="DuckDB file (default: $SWAPCHECK_DB or data/swapcheck.duckdb)",
+    )
+    parser = argparse.ArgumentParser(
+        prog="swapcheck", parents=[common], description="Evidence before a model cutover."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("ingest", parents=[common], help="load a JSONL/CSV/Parquet prompt log")
+    p.add_argument("file")
+    p.add_argument("--name", help="source name (default: file name)")
+    p.add_argument("--prompt-column")
+    p.add_argument("--messages-column")
+    p.add_argument("--system-column")
+    p.add_argument("--id-column")
+    p.add_argument("--response-column", help="logged production answer → variant 'logged'")
+    p.add_argument("--slice", action="append", default=[], help="metadata column (repeatable)")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--strict", action="store_true", help="exit 3 when any row was rejected")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("sources", parents=[common], help="list ingested sources")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_sources)
+
+    p = sub.add_parser("quarantine", parents=[common], help="rejected rows as CSV")
+    p.add_argument("--source")
+    p.set_defaults(func=cmd_quarantine)
+
+    variant = sub.add_parser("variant", help="define the ways of answering").add_subparsers(
+        dest="variant_command", required=True
+    )
+    p = variant.add_parser("add", parents=[common])
+    p.add_argument("name")
+    p.add_argument("--provider", required=True, help="openai or simulated")
+    p.add_argument("--model", required=True)
+    p.add_argument("--base-url")
+    p.add_argument("--api-key-env", help="environment variable holding the key (never the key)")
+    p.add_argument("--param", action="append", default=[], help="KEY=VALUE (JSON values)")
+    p.add_argument("--price-in", type=float, default=0.0, help="$ per 1M input tokens")
+    p.add_argument("--price-out", type=float, default=0.0, help="$ per 1M output tokens")
+    p.set_defaults(func=cmd_variant_add)
+    p = variant.add_parser("list", parents=[common])
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_variant_list)
+
+    study = sub.add_parser("study", help="create and list studies").add_subparsers(
+        dest="study_command", required=True
+    )
+    p = study.add_parser("create", parents=[common])
+    p.add_argument("name")
+    p.add_argument("--baseline", required=True)
+    p.add_argument("--candidate", required=True)
+    p.add_argument("--source", action="append", required=True)
+    p.add_argument("--slice", action="append", default=[])
+    p.add_argument("--overlap", type=int, default=1, help="reviewers per pair")
+    p.add_argument("--margin", type=float, default=0.05, help="non-inferiority margin")
+    p.set_defaults(func=cmd_study_create)
+    p = study.add_parser("list", parents=[common])
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_study_list)
+
+    p = sub.add_parser("generate", parents=[common], help="answer a study's missing prompts")
+    p.add_argument("--study", required=True)
+    p.add_argument("--variant", action="append", default=[])
+    p.add_argument("--concurrency", type=int, default=8)
+    p.add_argument("--max-retries", type=int, default=5)
+    p.add_argument("--timeout", type=float, default=60.0)
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("stats", parents=[common], help="win rates by slice")
+    p.add_argument("--study", required=True)
+    p.add_argument("--by", action="append", default=[], help="slice column (repeatable)")
+    p.add_argument("--min-n", type=int, default=30)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("demo", parents=[common], help="seed the demo study")
+    p.add_argument("--force", action="store_true")
+    p.add_argument("--no-votes", action="store_true", help="skip the simulated reviewers")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except SwapcheckError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        if exc.fix:
+            print(f"fix: {exc.fix}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted; finished answers are stored, re-run to continue.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,180 @@
+"""The DuckDB file as a shared resource: a short-held lock so the app and the CLI can take turns.
+
+DuckDB lets only one process open a file read-write. swapcheck therefore never holds the file
+for longer than a unit of work: ``Store.cursor()`` opens the database on first use, hands every
+thread (each Streamlit session) its own cursor of that one connection, and closes the connection
+once nobody has used it for ``linger`` seconds. Another process that finds the file locked
+retries until ``lock_timeout`` runs out, so a CLI run and a serving app interleave instead of
+failing. While a process waits, it leaves a marker file next to the database; a holder that sees
+the marker closes as soon as it is idle instead of lingering.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+
+from swapcheck.errors import DatabaseLockedError, StoreError
+
+_LOCK_MARKERS = ("Could not set lock", "Conflicting lock")
+
+
+def _is_lock_conflict(exc: BaseException) -> bool:
+    return any(marker in str(exc) for marker in _LOCK_MARKERS)
+
+
+class Store:
+    """Handle to one swapcheck database file, safe to share between threads."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        lock_timeout: float = 60.0,
+        linger: float = 0.5,
+        migrate: bool = True,
+    ) -> None:
+        self.path = Path(path)
+        self.lock_timeout = lock_timeout
+        self.linger = linger
+        self._guard = threading.RLock()
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._users = 0
+        self._last_release = 0.0
+        self._closer: threading.Timer | None = None
+        if migrate:
+            from swapcheck.store.migrations import migrate as run_migrations
+
+            with self.cursor() as cur:
+                run_migrations(cur)
+
+    # -- connection lifecycle -------------------------------------------------------------
+    @property
+    def waiting_marker(self) -> Path:
+        return self.path.with_name(self.path.name + ".waiting")
+
+    def _open(self) -> duckdb.DuckDBPyConnection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + self.lock_timeout
+        delay = 0.02
+        marker_written = False
+        try:
+            while True:
+                try:
+                    return duckdb.connect(str(self.path))
+                except duckdb.IOException as exc:
+                    if not _is_lock_conflict(exc):
+                        raise StoreError(
+                            f"Cannot open the database {self.path}: {exc}",
+                            "Check that the path is writable and is a swapcheck DuckDB file.",
+                        ) from exc
+                    if time.monotonic() >= deadline:
+                        raise DatabaseLockedError(
+                            f"The database {self.path} stayed locked by another process for "
+                            f"{self.lock_timeout:.0f}s.",
+                            "Wait for the other swapcheck command to finish, or point this one at "
+                            "another file with --db / SWAPCHECK_DB.",
+                        ) from exc
+                    if not marker_written:
+                        with contextlib.suppress(OSError):
+                            self.waiting_marker.write_text(str(os.getpid()))
+                            marker_written = True
+                    time.sleep(delay)
+                    delay = min(delay * 1.5, 0.25)
+        finally:
+            if marker_written:
+                with contextlib.suppress(OSError):
+                    self.waiting_marker.unlink()
+
+    def _someone_waits(self) -> bool:
+        try:
+            pid_text = self.waiting_marker.read_text().strip()
+        except OSError:
+            return False
+        return pid_text != str(os.getpid())
+
+    def _schedule_close(self) -> None:
+        if self._closer is not None:
+            self._closer.cancel()
+            self._closer = None
+        if self.linger <= 0 or self._someone_waits():
+            self._close_now()
+            return
+        self._closer = threading.Timer(self.linger, self._close_if_idle)
+        self._closer.daemon = True
+        self._closer.start()
+
+    def _close_if_idle(self) -> None:
+        with self._guard:
+            if self._users == 0:
+                self._close_now()
+
+    def _close_now(self) -> None:
+        if self._con is not None:
+            with contextlib.suppress(duckdb.Error):
+                self._con.close()
+            self._con = None
+
+    @contextlib.contextmanager
+    def cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor of the shared connection for the calling thread, for one unit of work."""
+        with self._guard:
+            if self._closer is not None:
+                self._closer.cancel()
+                self._closer = None
+            if self._con is None:
+                self._con = self._open()
+            cur = self._con.cursor()
+            self._users += 1
+        try:
+            yield cur
+        finally:
+            with contextlib.suppress(duckdb.Error):
+                cur.close()
+            with self._guard:
+                self._users -= 1
+                if self._users == 0:
+                    self._schedule_close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor inside BEGIN/COMMIT; rolled back if the block raises."""
+        with self.cursor() as cur:
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                yield cur
+            except BaseException:
+                with contextlib.suppress(duckdb.Error):
+                    cur.execute("ROLLBACK")
+                raise
+            cur.execute("COMMIT")
+
+    def close(self) -> None:
+        """Release the file now (waits for nothing: call when no cursor is in use)."""
+        with self._guard:
+            if self._closer is not None:
+                self._closer.cancel()
+                self._closer = None
+            self._close_now()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def first_row(result: duckdb.DuckDBPyConnection) -> tuple | None:
+    """The first row of a query, with the result fully consumed.
+
+    DuckDB 2 keeps a partly fetched result open and refuses other work (``register``) on that
+    cursor until it is drained, so never use ``fetchone()`` on a shared cursor.
+    """
+    rows = result.fetchall()
+    return rows[0] if rows else None

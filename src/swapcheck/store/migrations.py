@@ -1,0 +1,157 @@
+"""Append-only named schema migrations, recorded in ``_migrations`` (never edit a shipped one)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import duckdb
+
+Migration = Callable[[duckdb.DuckDBPyConnection], None]
+MIGRATIONS: list[tuple[str, Migration]] = []
+
+
+def migration(name: str) -> Callable[[Migration], Migration]:
+    """Register a migration under a unique name; order of definition is order of application."""
+
+    def register(fn: Migration) -> Migration:
+        if any(existing == name for existing, _ in MIGRATIONS):
+            raise ValueError(f"duplicate migration name {name!r}")
+        MIGRATIONS.append((name, fn))
+        return fn
+
+    return register
+
+
+def applied_migrations(cur: duckdb.DuckDBPyConnection) -> list[str]:
+    cur.execute(
+        "CREATE TABLE IF NOT EXISTS _migrations ("
+        " name VARCHAR PRIMARY KEY, applied_at TIMESTAMP DEFAULT current_timestamp)"
+    )
+    return [
+        row[0]
+        for row in cur.execute("SELECT name FROM _migrations ORDER BY applied_at, name").fetchall()
+    ]
+
+
+def migrate(cur: duckdb.DuckDBPyConnection) -> list[str]:
+    """Apply every migration not yet recorded; return the names applied now."""
+    done = set(applied_migrations(cur))
+    applied: list[str] = []
+    for name, fn in MIGRATIONS:
+        if name in done:
+            continue
+        cur.execute("BEGIN TRANSACTION")
+        try:
+            fn(cur)
+            cur.execute("INSERT INTO _migrations (name) VALUES (?)", [name])
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        applied.append(name)
+    return applied
+
+
+@migration("0001_core_schema")
+def _core_schema(cur: duckdb.DuckDBPyConnection) -> None:
+    cur.execute(
+        """
+        CREATE TABLE sources (
+            source_id      VARCHAR PRIMARY KEY,
+            name           VARCHAR NOT NULL,
+            file_hash      VARCHAR NOT NULL UNIQUE,
+            format         VARCHAR NOT NULL,
+            mapping        JSON NOT NULL,
+            rows_total     INTEGER NOT NULL,
+            rows_ingested  INTEGER NOT NULL,
+            rows_duplicate INTEGER NOT NULL,
+            rows_rejected  INTEGER NOT NULL,
+            ingested_at    TIMESTAMP NOT NULL DEFAULT current_timestamp
+        );
+        CREATE TABLE prompts (
+            prompt_id      VARCHAR PRIMARY KEY,
+            source_id      VARCHAR NOT NULL,
+            row_number     INTEGER NOT NULL,
+            external_id    VARCHAR,
+            messages       JSON NOT NULL,
+            prompt_text    VARCHAR NOT NULL,
+            metadata       JSON NOT NULL,
+            created_at     TIMESTAMP NOT NULL DEFAULT current_timestamp
+        );
+        CREATE TABLE quarantine (
+            source_id      VARCHAR NOT NULL,
+            source_name    VARCHAR NOT NULL,
+            row_number     INTEGER NOT NULL,
+            reason         VARCHAR NOT NULL,
+            raw            VARCHAR,
+            created_at     TIMESTAMP NOT NULL DEFAULT current_timestamp
+        );
+        CREATE TABLE variants (
+            name                  VARCHAR PRIMARY KEY,
+            provider              VARCHAR NOT NULL,
+            model                 VARCHAR NOT NULL,
+            base_url              VARCHAR,
+            api_key_env           VARCHAR,
+            params                JSON NOT NULL,
+            price_input_per_mtok  DOUBLE NOT NULL DEFAULT 0,
+            price_output_per_mtok DOUBLE NOT NULL DEFAULT 0,
+            created_at            TIMESTAMP NOT NULL DEFAULT current_timestamp
+        );
+        CREATE TABLE responses (
+            prompt_id      VARCHAR NOT NULL,
+            variant        VARCHAR NOT NULL,
+            request_hash   VARCHAR NOT NULL,
+            text           VARCHAR,
+            finish_reason  VARCHAR,
+            latency_ms     DOUBLE,
+            input_tokens   INTEGER,
+            output_tokens  INTEGER,
+            cost           DOUBLE,
+            error          VARCHAR,
+            attempts       INTEGER NOT NULL DEFAULT 1,
+            created_at     TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            PRIMARY KEY (prompt_id, variant)
+        );
+        CREATE TABLE studies (
+            study_id           VARCHAR PRIMARY KEY,
+            name               VARCHAR NOT NULL UNIQUE,
+            baseline_variant   VARCHAR NOT NULL,
+            candidate_variant  VARCHAR NOT NULL,
+            source_ids         JSON NOT NULL,
+            slice_columns      JSON NOT NULL,
+            overlap            INTEGER NOT NULL DEFAULT 1,
+            margin             DOUBLE NOT NULL DEFAULT 0.05,
+            blind_salt         VARCHAR NOT NULL,
+            created_at         TIMESTAMP NOT NULL DEFAULT current_timestamp
+        );
+        CREATE TABLE pairs (
+            pair_id      VARCHAR PRIMARY KEY,
+            study_id     VARCHAR NOT NULL,
+            prompt_id    VARCHAR NOT NULL,
+            position     INTEGER NOT NULL,
+            UNIQUE (study_id, prompt_id)
+        );
+        CREATE TABLE judgments (
+            judgment_id     VARCHAR PRIMARY KEY,
+            study_id        VARCHAR NOT NULL,
+            pair_id         VARCHAR NOT NULL,
+            reviewer        VARCHAR NOT NULL,
+            left_role       VARCHAR NOT NULL CHECK (left_role IN ('baseline', 'candidate')),
+            choice          VARCHAR NOT NULL
+                            CHECK (choice IN ('baseline', 'candidate', 'tie', 'both_bad')),
+            comment         VARCHAR,
+            time_on_item_ms BIGINT,
+            created_at      TIMESTAMP NOT NULL DEFAULT current_timestamp
+        );
+        CREATE TABLE evaluations (
+            prompt_id   VARCHAR NOT NULL,
+            variant     VARCHAR NOT NULL,
+            evaluator   VARCHAR NOT NULL,
+            version     INTEGER NOT NULL,
+            value       DOUBLE,
+            label       VARCHAR,
+            created_at  TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            PRIMARY KEY (prompt_id, variant, evaluator)
+        );
+        """
+    )

@@ -1,0 +1,105 @@
+"""Variants: named ways of answering (provider + model + parameters, or the logged answers)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from swapcheck.errors import ConfigError, NotFoundError
+from swapcheck.models import LOGGED_VARIANT, VariantConfig, canonical_json
+from swapcheck.store.connection import Store, first_row
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_COLUMNS = (
+    "name, provider, model, base_url, api_key_env, params, "
+    "price_input_per_mtok, price_output_per_mtok"
+)
+
+
+def validate_variant_name(name: str) -> str:
+    if not _NAME_RE.match(name or ""):
+        raise ConfigError(
+            f"Variant name {name!r} is not allowed.",
+            "Use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit.",
+        )
+    return name
+
+
+def _row_to_variant(row: tuple) -> VariantConfig:
+    return VariantConfig(
+        name=row[0],
+        provider=row[1],
+        model=row[2],
+        base_url=row[3],
+        api_key_env=row[4],
+        params=json.loads(row[5]) if row[5] else {},
+        price_input_per_mtok=row[6],
+        price_output_per_mtok=row[7],
+    )
+
+
+def save_variant(store: Store, variant: VariantConfig, *, replace: bool = True) -> None:
+    """Create or (when ``replace``) update a variant. Only the key's *variable name* is stored."""
+    validate_variant_name(variant.name)
+    if variant.name == LOGGED_VARIANT and variant.provider != LOGGED_VARIANT:
+        raise ConfigError(
+            f"'{LOGGED_VARIANT}' is reserved for the answers logged in production.",
+            "Pick another name for this variant.",
+        )
+    with store.cursor() as cur:
+        exists = first_row(cur.execute("SELECT 1 FROM variants WHERE name = ?", [variant.name]))
+        if exists and not replace:
+            raise ConfigError(
+                f"A variant named {variant.name!r} already exists.",
+                "Choose another name, or update the existing variant.",
+            )
+        values = [
+            variant.name,
+            variant.provider,
+            variant.model,
+            variant.base_url,
+            variant.api_key_env,
+            canonical_json(variant.params),
+            variant.price_input_per_mtok,
+            variant.price_output_per_mtok,
+        ]
+        cur.execute(
+            f"INSERT INTO variants ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET provider = excluded.provider, "
+            "model = excluded.model, base_url = excluded.base_url, "
+            "api_key_env = excluded.api_key_env, params = excluded.params, "
+            "price_input_per_mtok = excluded.price_input_per_mtok, "
+            "price_output_per_mtok = excluded.price_output_per_mtok",
+            values,
+        )
+
+
+def ensure_logged_variant(store: Store) -> VariantConfig:
+    """The built-in ``logged`` variant (answers taken from the ingested log)."""
+    variant = VariantConfig(name=LOGGED_VARIANT, provider=LOGGED_VARIANT, model="production log")
+    with store.cursor() as cur:
+        cur.execute(
+            f"INSERT INTO variants ({_COLUMNS}) VALUES (?, ?, ?, NULL, NULL, '{{}}', 0, 0) "
+            "ON CONFLICT (name) DO NOTHING",
+            [variant.name, variant.provider, variant.model],
+        )
+    return variant
+
+
+def get_variant(store: Store, name: str) -> VariantConfig:
+    with store.cursor() as cur:
+        row = first_row(cur.execute(f"SELECT {_COLUMNS} FROM variants WHERE name = ?", [name]))
+        known = [r[0] for r in cur.execute("SELECT name FROM variants ORDER BY name").fetchall()]
+    if row is None:
+        raise NotFoundError(
+            f"No variant named {name!r}.",
+            f"Create it first (swapcheck variant add {name} ...). Known variants: "
+            f"{', '.join(known) or 'none'}.",
+        )
+    return _row_to_variant(row)
+
+
+def list_variants(store: Store) -> list[VariantConfig]:
+    with store.cursor() as cur:
+        rows = cur.execute(f"SELECT {_COLUMNS} FROM variants ORDER BY name").fetchall()
+    return [_row_to_variant(r) for r in rows]

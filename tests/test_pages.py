@@ -1,0 +1,144 @@
+"""AppTest smoke and behaviour tests for every page (demo database unless stated)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from swapcheck.store import Store
+from swapcheck.store.judgments import judgments_frame
+from swapcheck.store.studies import get_study, list_studies
+from tests.apptest_utils import assert_no_exception, browser_payload, open_page
+from tests.helpers import small_log_rows
+
+
+def test_overview_shows_counts_and_the_planted_regressions(demo_db: Path) -> None:
+    at = open_page("home")
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Studies"] == "1" and int(metrics["Prompts"]) >= 300
+    assert any("ja-JP" in md.value for md in at.markdown)
+
+
+def test_ingest_page_keeps_good_rows_and_names_rejected_ones(isolated_env: Path) -> None:
+    rows = [json.dumps(r).encode() for r in small_log_rows(6)]
+    rows.insert(2, b'{"prompt": "broken json", ')
+    rows.insert(4, json.dumps({"id": "x", "prompt": "", "feature": "chat"}).encode())
+    rows.insert(5, b'{"prompt": "bad byte \xff here"}')
+    at = open_page("ingest")
+    at.file_uploader[0].upload("prod.jsonl", b"\n".join(rows) + b"\n", "application/json")
+    at.run()
+    assert_no_exception(at)
+    at.button[0].click().run()
+    assert_no_exception(at)
+    assert "6 new prompts" in at.success[0].value and "3 rejected" in at.success[0].value
+    assert "3 rows were rejected" in at.warning[0].value
+    rejected = at.dataframe[1].value
+    assert list(rejected["row_number"]) == [3, 5, 6]
+    assert at.download_button, "quarantine CSV download is offered"
+    # uploading the same bytes again adds nothing
+    at.button[0].click().run()
+    assert "already ingested" in at.info[0].value
+
+
+def test_ingest_page_explains_an_unreadable_file(isolated_env: Path) -> None:
+    at = open_page("ingest")
+    at.file_uploader[0].upload("empty.csv", b"", "text/csv")
+    at.run()
+    assert_no_exception(at)
+    assert at.error and "empty.csv" in at.error[0].value and "Fix" in at.error[0].value
+
+
+def test_studies_page_creates_a_study(demo_db: Path) -> None:
+    at = open_page("studies")
+    at.text_input[0].input("second look")
+    at.selectbox[0].select("sim-baseline")
+    at.selectbox[1].select("sim-candidate")
+    at.form_submit_button[0].click().run()
+    assert_no_exception(at)
+    assert "second look" in at.success[0].value
+    store = Store(demo_db, linger=0)
+    assert [s.name for s in list_studies(store)][-1] == "second look"
+    store.close()
+
+
+def test_studies_page_refuses_a_name_that_leaks_a_model(demo_db: Path) -> None:
+    at = open_page("studies")
+    at.text_input[0].input("sim-candidate trial")
+    at.selectbox[0].select("sim-baseline")
+    at.selectbox[1].select("sim-candidate")
+    at.form_submit_button[0].click().run()
+    assert_no_exception(at)
+    assert "blinding" in at.error[0].value
+
+
+def test_generate_page_fills_missing_answers(demo_db: Path) -> None:
+    from swapcheck.store.studies import create_study
+
+    store = Store(demo_db, linger=0)
+    create_study(
+        store,
+        "replay both",
+        baseline="sim-baseline",
+        candidate="sim-candidate",
+        sources=["demo_prompt_log.jsonl"],
+    )
+    store.close()
+    at = open_page("generate")
+    at.selectbox[-1].select("replay both").run()
+    at.button(key="generate").click().run()
+    assert_no_exception(at)
+    assert "sim-baseline" in at.success[0].value
+    store = Store(demo_db, linger=0)
+    from swapcheck.store.responses import response_status
+    from swapcheck.store.studies import study_prompt_ids
+
+    ids = study_prompt_ids(store, get_study(store, "replay both"))
+    assert response_status(store, "sim-baseline", ids)["missing"] == 0
+    store.close()
+
+
+def test_review_page_grades_blind_and_stores_unblinded(demo_db: Path) -> None:
+    at = open_page("review")
+    at.text_input[0].input("Dana")
+    at.form_submit_button[0].click().run()
+    assert_no_exception(at)
+    payload = browser_payload(at)
+    for leak in (
+        "sim-candidate",
+        "sim-baseline",
+        "simulated",
+        "baseline",
+        "candidate",
+        "left_role",
+        "blind_salt",
+    ):
+        assert leak not in payload.lower(), leak
+    for _ in range(3):
+        at.button(key="pick_right").click().run()
+        assert_no_exception(at)
+    at.text_input[0].input("left one was clearer")
+    at.button(key="pick_left").click().run()
+    store = Store(demo_db, linger=0)
+    frame = judgments_frame(store, list_studies(store)[0])
+    mine = frame[frame.reviewer == "Dana"]
+    assert len(mine) == 4
+    assert mine.choice.tolist()[:3] == [
+        ("candidate" if r == "baseline" else "baseline") for r in mine.left_role.tolist()[:3]
+    ]
+    assert mine.choice.tolist()[3] == mine.left_role.tolist()[3]
+    assert mine.comment.tolist()[3] == "left one was clearer"
+    store.close()
+    assert "you judged 4 pairs" in at.caption[0].value
+
+
+def test_results_page_finds_the_planted_regressions(demo_db: Path) -> None:
+    at = open_page("results")
+    assert_no_exception(at)
+    worse = at.error[0].value
+    for planted in ("feature=json_extract", "topic=medical", "locale=ja-JP"):
+        assert planted in worse
+    table = at.dataframe[0].value
+    assert {"slice", "value", "n", "win_rate", "ci_low", "ci_high", "verdict"} <= set(table.columns)
+    assert at.get("plotly_chart"), "the win-rate chart is rendered"
+    labels = [d.label for d in at.download_button]
+    assert "Slice table (CSV)" in labels and "All judgments (CSV)" in labels
