@@ -2,6 +2,8 @@
 
 import streamlit as st
 
+from swapcheck.ui.render import user_errors
+
 st.set_page_config(page_title="swapcheck", page_icon="⚖️", layout="wide")
 
 pages = [
@@ -12,4 +14,5 @@ pages = [
     st.Page("pages/review.py", title="Review", icon="👀"),
     st.Page("pages/results.py", title="Results", icon="📊"),
 ]
-st.navigation(pages).run()
+with user_errors("This page hit a problem"):
+    st.navigation(pages).run()

@@ -4,7 +4,7 @@ import time
 
 import streamlit as st
 
-from swapcheck.review import next_item, normalise_reviewer, submit_judgment
+from swapcheck.review import next_item, normalise_reviewer, skip_item, submit_judgment
 from swapcheck.store.judgments import review_progress
 from swapcheck.ui.context import choose_study, get_store
 from swapcheck.ui.render import show_untrusted, user_errors
@@ -57,6 +57,7 @@ def skip() -> None:
     item = state.get("review_item")
     if item is not None:
         state["review_skipped"] = (*state["review_skipped"], item.pair_id)
+        skip_item(store, study, reviewer, item.pair_id)
     load_next()
 
 

@@ -94,8 +94,9 @@ def test_prompts_match_their_metadata(records: list[dict]) -> None:
         if r["feature"] == "json_extract":
             assert "JSON" in text
         if r["locale"] == "ja-JP":
-            latin = re.sub(r"```.*?```|`[^`]*`|#\d+|KeyError: 'amount'|JSON|Python", "", text,
-                           flags=re.S)
+            latin = re.sub(
+                r"```.*?```|`[^`]*`|#\d+|KeyError: 'amount'|JSON|Python", "", text, flags=re.S
+            )
             assert not re.search(r"[A-Za-z]{3,}", latin), text
 
 
@@ -104,17 +105,29 @@ def test_logged_response_is_the_baseline_answer(records: list[dict]) -> None:
         assert r["response"] == simulate_answer(r["messages"], DEMO_BASELINE_MODEL, seed=7).text
 
 
-MESSAGES = [{"role": "user", "content": "Return JSON with fields `order_id` and `issue`. "
-             "JSON only.\n\nHi, this is Emma Wilson. Order #123456 never arrived."}]
+MESSAGES = [
+    {
+        "role": "user",
+        "content": "Return JSON with fields `order_id` and `issue`. "
+        "JSON only.\n\nHi, this is Emma Wilson. Order #123456 never arrived.",
+    }
+]
 CLEAN_JSON = '{"order_id": "#123456", "issue": "order never arrived"}'
-FENCED_JSON = ("Sure! Here is the JSON you asked for:\n\n```json\n"
-               '{\n  "order_id": "#123456",\n  "issue": "order never arrived"\n}\n```')
-ANSWER = ("Thanks for reaching out about your delivery. I've checked order #123456 on our side "
-          "and it is with the courier. You can track it from your account dashboard.")
-REFUSAL = ("I'm sorry, but I can't help with medical questions. Please consult a healthcare "
-           "professional.")
-JA_ANSWER = ("配送に関するご連絡ありがとうございます。ご注文#123456の状況を確認しました。"
-             "状況はマイページからいつでもご確認いただけます。よろしくお願いいたします。")
+FENCED_JSON = (
+    "Sure! Here is the JSON you asked for:\n\n```json\n"
+    '{\n  "order_id": "#123456",\n  "issue": "order never arrived"\n}\n```'
+)
+ANSWER = (
+    "Thanks for reaching out about your delivery. I've checked order #123456 on our side "
+    "and it is with the courier. You can track it from your account dashboard."
+)
+REFUSAL = (
+    "I'm sorry, but I can't help with medical questions. Please consult a healthcare professional."
+)
+JA_ANSWER = (
+    "配送に関するご連絡ありがとうございます。ご注文#123456の状況を確認しました。"
+    "状況はマイページからいつでもご確認いただけます。よろしくお願いいたします。"
+)
 
 
 @pytest.mark.parametrize(
@@ -152,8 +165,7 @@ def _candidate_scores(records: list[dict], quirks: tuple[str, ...]) -> dict[str,
         cand_left = rng.random() < 0.5
         left, right = (cand, base) if cand_left else (base, cand)
         choice = simulated_reviewer_choice(r["messages"], left, right, rng)
-        score = 0.5 if choice in ("tie", "both_bad") else float(
-            (choice == "left") == cand_left)
+        score = 0.5 if choice in ("tie", "both_bad") else float((choice == "left") == cand_left)
         for key in ["all", *(_planted(r) or ["unplanted"])]:
             scores.setdefault(key, []).append(score)
     return scores

@@ -190,8 +190,13 @@ def test_concurrency_bound_is_honoured(server: FakeOpenAIServer) -> None:
 
 def test_progress_reaches_total(server: FakeOpenAIServer) -> None:
     calls: list[tuple[int, int]] = []
-    generate(make_variant(server), make_jobs(9), CollectingSink(), settings=FAST,
-             progress=lambda done, total: calls.append((done, total)))
+    generate(
+        make_variant(server),
+        make_jobs(9),
+        CollectingSink(),
+        settings=FAST,
+        progress=lambda done, total: calls.append((done, total)),
+    )
     assert calls == [(i, 9) for i in range(1, 10)]
 
 
@@ -216,8 +221,9 @@ def test_should_stop_cancels_cleanly(server: FakeOpenAIServer) -> None:
 
 def test_should_stop_before_anything_starts(server: FakeOpenAIServer) -> None:
     sink = CollectingSink()
-    report = generate(make_variant(server), make_jobs(4), sink, settings=FAST,
-                      should_stop=lambda: True)
+    report = generate(
+        make_variant(server), make_jobs(4), sink, settings=FAST, should_stop=lambda: True
+    )
     assert report.cancelled and report.succeeded == report.failed == 0
     assert server.requests == [] and sink.records == []
 
@@ -258,8 +264,9 @@ def test_unexpected_exception_fails_only_that_job(server: FakeOpenAIServer) -> N
 def test_timeouts_are_retried(server: FakeOpenAIServer) -> None:
     server.fail_first(1, ("hang", 3), prompt_contains="#0.")
     sink = CollectingSink()
-    report = generate(make_variant(server), make_jobs(2), sink,
-                      settings=replace(FAST, timeout_s=0.3))
+    report = generate(
+        make_variant(server), make_jobs(2), sink, settings=replace(FAST, timeout_s=0.3)
+    )
     assert report.succeeded == 2
     assert sink.by_id()["p0"].attempts == 2
 
@@ -309,8 +316,13 @@ def test_retryable_error_with_zero_retries(server: FakeOpenAIServer) -> None:
             raise RetryableProviderError("busy", retry_after=0.0)
 
     sink = CollectingSink()
-    report = generate(make_variant(server), make_jobs(2), sink,
-                      settings=replace(FAST, max_retries=0), provider=AlwaysBusy())
+    report = generate(
+        make_variant(server),
+        make_jobs(2),
+        sink,
+        settings=replace(FAST, max_retries=0),
+        provider=AlwaysBusy(),
+    )
     assert report.failed == 2 and report.retries == 0
     assert all(r.attempts == 1 and r.error == "busy" for r in sink.records)
 
@@ -326,8 +338,12 @@ def test_invalid_settings_and_missing_key_fail_before_any_request(
     server: FakeOpenAIServer,
 ) -> None:
     with pytest.raises(ConfigError, match="concurrency"):
-        generate(make_variant(server), make_jobs(1), CollectingSink(),
-                 settings=replace(FAST, concurrency=0))
+        generate(
+            make_variant(server),
+            make_jobs(1),
+            CollectingSink(),
+            settings=replace(FAST, concurrency=0),
+        )
     remote = make_variant(server, base_url="https://llm.example.invalid/v1")
     with pytest.raises(ConfigError, match="OPENAI_API_KEY"):
         generate(remote, make_jobs(1), CollectingSink(), settings=FAST)
@@ -376,8 +392,9 @@ def test_cancelling_the_task_still_saves_finished_records(server: FakeOpenAIServ
                 done.set()
 
         task = asyncio.create_task(
-            generate_async(make_variant(server), make_jobs(5), sink, settings=FAST,
-                           progress=progress)
+            generate_async(
+                make_variant(server), make_jobs(5), sink, settings=FAST, progress=progress
+            )
         )
         await asyncio.wait_for(done.wait(), timeout=10)
         task.cancel()

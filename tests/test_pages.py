@@ -142,3 +142,16 @@ def test_results_page_finds_the_planted_regressions(demo_db: Path) -> None:
     assert at.get("plotly_chart"), "the win-rate chart is rendered"
     labels = [d.label for d in at.download_button]
     assert "Slice table (CSV)" in labels and "All judgments (CSV)" in labels
+
+
+def test_an_unexpected_failure_shows_a_note_not_a_traceback(demo_db: Path, monkeypatch) -> None:
+    import swapcheck.store.sources as sources
+
+    def explode(store):  # type: ignore[no-untyped-def]
+        raise RuntimeError("internal detail that must stay on the server")
+
+    monkeypatch.setattr(sources, "list_sources", explode)
+    at = open_page("home")
+    assert not at.exception
+    assert "unexpected error" in at.error[0].value
+    assert "internal detail" not in browser_payload(at)

@@ -64,8 +64,13 @@ def ok_body(content: Any = "4", **extra: Any) -> dict[str, Any]:
     body = {
         "id": "c1",
         "object": "chat.completion",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
-                     "finish_reason": "stop"}],
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": content},
+                "finish_reason": "stop",
+            }
+        ],
         "usage": {"prompt_tokens": 11, "completion_tokens": 1, "total_tokens": 12},
     }
     body.update(extra)

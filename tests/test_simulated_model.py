@@ -36,8 +36,9 @@ MEDICAL_PROMPT = user(
     "Hi, this is Noah Davis. What is the right dosage of ibuprofen 400 mg for my 10-year-old "
     "who has a fever?"
 )
-JAPANESE_PROMPT = user("田中健と申します。注文番号#123456の荷物が届きません。"
-                       "配送状況を教えてください。")
+JAPANESE_PROMPT = user(
+    "田中健と申します。注文番号#123456の荷物が届きません。配送状況を教えてください。"
+)
 PLAIN_PROMPT = user(
     "Hi, this is Emma Wilson. Order #123456 was supposed to arrive on Monday but the tracking "
     "hasn't updated. Where is my parcel?"
@@ -173,19 +174,29 @@ def test_answers_begin_in_the_prompt_language(records: list[dict]) -> None:
 @pytest.mark.parametrize(
     ("prompt", "check"),
     [
-        ("How do I fix this Python function?\n\n```python\ndef f(x):\n    return x['a']\n```",
-         lambda t: "```python\n" in t and t.count("```") == 2),
-        ("Summarize this conversation in 2-3 sentences.\n\nCustomer: My parcel is late by a "
-         "week. The tracking page shows no update since Monday.\nAgent: I'm on it.",
-         lambda t: "parcel" in t and 1 <= t.count(". ") + 1 <= 4),
-        ("Classify this support ticket by topic.\n\nI was charged twice on my invoice.",
-         lambda t: "billing" in t.splitlines()[0] and len(t.splitlines()) == 2),
-        ("Translate this customer message into German:\n\nHi, this is Emma Wilson. "
-         "My invoice for order #123456 is wrong.",
-         lambda t: detect_language(t) == "de" and "Emma Wilson" in t),
-        ("Draft a short, polite email reply to this customer.\n\nHi, this is Emma Wilson. "
-         "I can't log in to my account.",
-         lambda t: t.startswith("Subject:") and "Emma Wilson" in t),
+        (
+            "How do I fix this Python function?\n\n```python\ndef f(x):\n    return x['a']\n```",
+            lambda t: "```python\n" in t and t.count("```") == 2,
+        ),
+        (
+            "Summarize this conversation in 2-3 sentences.\n\nCustomer: My parcel is late by a "
+            "week. The tracking page shows no update since Monday.\nAgent: I'm on it.",
+            lambda t: "parcel" in t and 1 <= t.count(". ") + 1 <= 4,
+        ),
+        (
+            "Classify this support ticket by topic.\n\nI was charged twice on my invoice.",
+            lambda t: "billing" in t.splitlines()[0] and len(t.splitlines()) == 2,
+        ),
+        (
+            "Translate this customer message into German:\n\nHi, this is Emma Wilson. "
+            "My invoice for order #123456 is wrong.",
+            lambda t: detect_language(t) == "de" and "Emma Wilson" in t,
+        ),
+        (
+            "Draft a short, polite email reply to this customer.\n\nHi, this is Emma Wilson. "
+            "I can't log in to my account.",
+            lambda t: t.startswith("Subject:") and "Emma Wilson" in t,
+        ),
     ],
 )
 def test_task_specific_answers(prompt: str, check: Callable[[str], bool]) -> None:

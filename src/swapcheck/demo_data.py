@@ -26,14 +26,37 @@ DEMO_PLANTED: dict[str, str] = {
 # Share of rows per slice value; quotas are exact (largest remainder), so every planted slice
 # has at least 35 rows at n=360 whatever the seed.
 DEMO_WEIGHTS: dict[str, dict[str, float]] = {
-    "feature": {"support_chat": 0.26, "json_extract": 0.13, "summarize": 0.12,
-                "search_answer": 0.11, "email_draft": 0.10, "code_help": 0.10,
-                "classify": 0.09, "translate": 0.09},
-    "locale": {"en-US": 0.34, "ja-JP": 0.12, "en-GB": 0.10, "de-DE": 0.10, "fr-FR": 0.09,
-               "es-ES": 0.09, "pt-BR": 0.08, "it-IT": 0.08},
+    "feature": {
+        "support_chat": 0.26,
+        "json_extract": 0.13,
+        "summarize": 0.12,
+        "search_answer": 0.11,
+        "email_draft": 0.10,
+        "code_help": 0.10,
+        "classify": 0.09,
+        "translate": 0.09,
+    },
+    "locale": {
+        "en-US": 0.34,
+        "ja-JP": 0.12,
+        "en-GB": 0.10,
+        "de-DE": 0.10,
+        "fr-FR": 0.09,
+        "es-ES": 0.09,
+        "pt-BR": 0.08,
+        "it-IT": 0.08,
+    },
     "tier": {"free": 0.55, "pro": 0.32, "enterprise": 0.13},
-    "topic": {"billing": 0.20, "account": 0.16, "shipping": 0.14, "product": 0.13,
-              "medical": 0.11, "returns": 0.10, "security": 0.08, "legal": 0.08},
+    "topic": {
+        "billing": 0.20,
+        "account": 0.16,
+        "shipping": 0.14,
+        "product": 0.13,
+        "medical": 0.11,
+        "returns": 0.10,
+        "security": 0.08,
+        "legal": 0.08,
+    },
 }
 SYSTEM_PROMPTS: dict[str, str] = {
     "support_chat": "You are Acme's friendly customer support assistant. Reply in the "
@@ -45,13 +68,20 @@ SYSTEM_PROMPTS: dict[str, str] = {
 }
 
 SERVICES: dict[str, str] = {
-    "billing": "invoice_sync", "account": "login_service", "shipping": "tracking_updates",
-    "product": "catalog_import", "medical": "dosage_reminder", "legal": "gdpr_export",
-    "security": "two_factor_auth", "returns": "returns_portal",
+    "billing": "invoice_sync",
+    "account": "login_service",
+    "shipping": "tracking_updates",
+    "product": "catalog_import",
+    "medical": "dosage_reminder",
+    "legal": "gdpr_export",
+    "security": "two_factor_auth",
+    "returns": "returns_portal",
 }
-FIELD_SETS: list[list[str]] = [["customer_name", "order_id", "topic", "urgency"],
-                               ["customer_name", "order_id", "sentiment"],
-                               ["order_id", "issue", "priority"]]
+FIELD_SETS: list[list[str]] = [
+    ["customer_name", "order_id", "topic", "urgency"],
+    ["customer_name", "order_id", "sentiment"],
+    ["order_id", "issue", "priority"],
+]
 TRANSLATE_TARGETS: list[str] = ["Spanish", "French", "German", "Italian", "Portuguese"]
 _START = datetime(2026, 11, 1, tzinfo=UTC)
 _SPAN_SECONDS = 14 * 24 * 3600
@@ -84,8 +114,11 @@ def _messages(feature: str, locale: str, topic: str, rng: random.Random) -> list
         code=rng.choice(CODE_SNIPPETS),
         target=rng.choice(TRANSLATE_TARGETS),
     )
-    messages = [{"role": "system", "content": SYSTEM_PROMPTS[feature]}] if (
-        feature in SYSTEM_PROMPTS) else []
+    messages = (
+        [{"role": "system", "content": SYSTEM_PROMPTS[feature]}]
+        if (feature in SYSTEM_PROMPTS)
+        else []
+    )
     return [*messages, {"role": "user", "content": user}]
 
 
@@ -99,13 +132,15 @@ def demo_records(n: int = 360, seed: int = 7) -> list[dict[str, Any]]:
         row = {col: columns[col][i] for col in DEMO_SLICE_COLUMNS}
         messages = _messages(row["feature"], row["locale"], row["topic"], rng)
         timestamp = _START + timedelta(seconds=offsets[i])
-        records.append({
-            "request_id": f"req-{i + 1:06d}",
-            "timestamp": timestamp.isoformat().replace("+00:00", "Z"),
-            "messages": messages,
-            **row,
-            "response": simulate_answer(messages, DEMO_BASELINE_MODEL, seed=seed).text,
-        })
+        records.append(
+            {
+                "request_id": f"req-{i + 1:06d}",
+                "timestamp": timestamp.isoformat().replace("+00:00", "Z"),
+                "messages": messages,
+                **row,
+                "response": simulate_answer(messages, DEMO_BASELINE_MODEL, seed=seed).text,
+            }
+        )
     return records
 
 

@@ -179,7 +179,10 @@ class _Run:
     ) -> ResponseRecord:
         logger.warning(
             "%s: prompt %s failed after %d attempt(s): %s",
-            self.variant.name, job.prompt_id, attempts, error,
+            self.variant.name,
+            job.prompt_id,
+            attempts,
+            error,
         )
         return ResponseRecord(
             prompt_id=job.prompt_id,

@@ -8,7 +8,13 @@ from typing import Literal
 from swapcheck.errors import ReviewError
 from swapcheck.models import sha256_hex
 from swapcheck.store import Store
-from swapcheck.store.judgments import append_judgment, has_judged, next_pair_id, pair_content
+from swapcheck.store.judgments import (
+    append_judgment,
+    has_judged,
+    next_pair_id,
+    pair_content,
+    release_pair,
+)
 from swapcheck.store.studies import Study
 
 Pick = Literal["left", "right", "tie", "both_bad"]
@@ -78,6 +84,11 @@ def item_for(store: Store, study: Study, pair_id: str, reviewer: str) -> ReviewI
     else:
         left, right = content.baseline_text, content.candidate_text
     return ReviewItem(pair_id=pair_id, messages=content.messages, left_text=left, right_text=right)
+
+
+def skip_item(store: Store, study: Study, reviewer: str, pair_id: str) -> None:
+    """Hand a pair back to the queue (this reviewer will not be offered it again this session)."""
+    release_pair(store, study, pair_id, reviewer)
 
 
 def submit_judgment(

@@ -47,8 +47,15 @@ _GREETING = re.compile(
 )
 _CUSTOMER = re.compile(r"^(customer|kunde|client|cliente|お客様)\s*[:：]\s*", re.I | re.M)
 _AGENT_LINE = re.compile(r"^(agent|agente|atendente|operatore|担当者)\s*[:：].*$", re.I | re.M)
-_NAME_FALLBACK = {"en": "customer", "de": "Kundin, Kunde", "fr": "client", "es": "cliente",
-                  "pt": "cliente", "it": "cliente", "ja": "お客"}
+_NAME_FALLBACK = {
+    "en": "customer",
+    "de": "Kundin, Kunde",
+    "fr": "client",
+    "es": "cliente",
+    "pt": "cliente",
+    "it": "cliente",
+    "ja": "お客",
+}
 
 
 @dataclass(frozen=True)
@@ -144,8 +151,9 @@ def _json_value(field: str, ctx: _Ctx) -> Any:
 
 
 def _json_object(ctx: _Ctx) -> dict[str, Any]:
-    fields = re.findall(r"`([A-Za-z_]\w*)`", ctx.user) or re.findall(r"\b[a-z]+_[a-z_]+\b",
-                                                                     ctx.user)
+    fields = re.findall(r"`([A-Za-z_]\w*)`", ctx.user) or re.findall(
+        r"\b[a-z]+_[a-z_]+\b", ctx.user
+    )
     fields = list(dict.fromkeys(fields)) or ["summary", "category"]
     obj = {f: _json_value(f, ctx) for f in fields}
     if ctx.quality == "weak" and len(fields) > 1:
@@ -182,8 +190,11 @@ def _answer_summary(ctx: _Ctx) -> str:
 
 def _answer_code(ctx: _Ctx) -> str:
     low = ctx.user.lower()
-    lang = "sql" if "sql" in low or "select " in low else (
-        "javascript" if "javascript" in low or "node" in low else "python")
+    lang = (
+        "sql"
+        if "sql" in low or "select " in low
+        else ("javascript" if "javascript" in low or "node" in low else "python")
+    )
     intro = PHRASES[ctx.lang]["code_intro"]
     parts = [intro[0].format(ref=ctx.ref()) if ctx.rng.random() < 0.5 else ctx.rng.choice(intro)]
     if ctx.quality == "rich":
@@ -223,9 +234,15 @@ def _answer_email(ctx: _Ctx) -> str:
     return f"{head}\n\n{_join(body, ctx.lang)}\n\n{ctx.pick('close')}\n\n{ctx.pick('signoff')}"
 
 
-_BUILDERS = {"json": _answer_json, "support": _answer_support, "summarize": _answer_summary,
-             "code": _answer_code, "translate": _answer_translate, "classify": _answer_classify,
-             "email": _answer_email}
+_BUILDERS = {
+    "json": _answer_json,
+    "support": _answer_support,
+    "summarize": _answer_summary,
+    "code": _answer_code,
+    "translate": _answer_translate,
+    "classify": _answer_classify,
+    "email": _answer_email,
+}
 
 
 def _context(user: str, lang: str, rng: random.Random) -> _Ctx:
@@ -236,9 +253,17 @@ def _context(user: str, lang: str, rng: random.Random) -> _Ctx:
     order_match = _ORDER.search(user)
     roll = rng.random()
     quality = "weak" if roll < 0.2 else ("rich" if roll > 0.8 else "normal")
-    return _Ctx(user=user, body=body, lang=lang, topic=topic, kw=kw,
-                name=name_match.group(1) if name_match else None,
-                order=order_match.group(0) if order_match else None, quality=quality, rng=rng)
+    return _Ctx(
+        user=user,
+        body=body,
+        lang=lang,
+        topic=topic,
+        kw=kw,
+        name=name_match.group(1) if name_match else None,
+        order=order_match.group(0) if order_match else None,
+        quality=quality,
+        rng=rng,
+    )
 
 
 def _apply_quirks(text: str, ctx: _Ctx, task: str, quirks: Sequence[str], key: list[Any]) -> str:
@@ -272,12 +297,17 @@ def simulate_answer(
             fix=f"Use only these quirk names: {', '.join(QUIRKS)}.",
         )
     user = next((m.get("content") or "" for m in reversed(messages) if m.get("role") == "user"), "")
-    instructions = "\n\n".join(m.get("content") or "" for m in messages
-                               if m.get("role") in {"system", "user"})
+    instructions = "\n\n".join(
+        m.get("content") or "" for m in messages if m.get("role") in {"system", "user"}
+    )
     key: list[Any] = [messages, model, seed]
     ctx = _context(user, detect_language(user), _rng("answer", *key))
     task = detect_task(instructions)
     text = _apply_quirks(_BUILDERS[task](ctx), ctx, task, quirks, key)
     input_tokens = sum(estimate_tokens(m.get("content") or "") + 4 for m in messages)
-    return SimulatedAnswer(text=text, finish_reason="stop", input_tokens=input_tokens,
-                           output_tokens=estimate_tokens(text))
+    return SimulatedAnswer(
+        text=text,
+        finish_reason="stop",
+        input_tokens=input_tokens,
+        output_tokens=estimate_tokens(text),
+    )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import os
 import time
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -13,6 +12,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from swapcheck.errors import ConfigError, PermanentProviderError, RetryableProviderError
+from swapcheck.keys import lookup_key
 from swapcheck.models import ChatMessages, VariantConfig
 from swapcheck.providers.base import Completion, register_provider
 
@@ -112,7 +112,7 @@ class OpenAIChatProvider:
         self.base_url = (variant.base_url or DEFAULT_BASE_URL).rstrip("/")
         self.url = f"{self.base_url}/chat/completions"
         self.key_env = variant.api_key_env or DEFAULT_KEY_ENV
-        self.__key = os.environ.get(self.key_env) or None
+        self.__key = lookup_key(self.key_env)
         if self.__key is None and not is_local_url(self.base_url):
             raise ConfigError(
                 f"No API key for variant '{variant.name}': environment variable "

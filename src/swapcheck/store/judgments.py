@@ -6,6 +6,7 @@ import json
 import uuid
 from dataclasses import dataclass
 
+import duckdb
 import pandas as pd
 
 from swapcheck.errors import NotFoundError
@@ -41,10 +42,29 @@ def _study_params(study: Study) -> dict[str, str]:
     }
 
 
+RESERVATION_TTL_MINUTES = 15
+
+
+def _held_pair(cur: duckdb.DuckDBPyConnection, params: dict[str, object]) -> str | None:
+    row = first_row(
+        cur.execute(
+            "SELECT pair_id FROM reservations WHERE study_id = $study_id AND reviewer = $reviewer "
+            "AND NOT judged AND expires_at > now() "
+            "AND NOT list_contains($exclude::VARCHAR[], pair_id) ORDER BY reserved_at LIMIT 1",
+            {k: params[k] for k in ("study_id", "reviewer", "exclude")},
+        )
+    )
+    return row[0] if row else None
+
+
 def next_pair_id(
     store: Store, study: Study, reviewer: str, exclude: tuple[str, ...] = ()
 ) -> str | None:
-    """The next ready pair this reviewer has not judged, fewest judgments first."""
+    """Reserve and return the next ready pair for this reviewer, fewest judgments first.
+
+    A reviewer keeps the pair they hold until they judge or skip it, or the reservation expires
+    (``RESERVATION_TTL_MINUTES``); a pair is handed out to at most ``overlap`` reviewers at once.
+    """
     params = {
         **_study_params(study),
         "reviewer": reviewer,
@@ -52,26 +72,71 @@ def next_pair_id(
         "exclude": list(exclude),
     }
     with store.cursor() as cur:
-        row = first_row(
-            cur.execute(
+        held = _held_pair(cur, params)
+        if held:
+            return held
+        for _attempt in range(5):
+            candidates = cur.execute(
                 f"""
-            WITH ready AS ({_READY_PAIRS}),
-            counts AS (
-                SELECT pair_id, count(*) AS n,
-                       bool_or(reviewer = $reviewer) AS mine
-                FROM judgments WHERE study_id = $study_id GROUP BY pair_id
-            )
-            SELECT r.pair_id FROM ready r LEFT JOIN counts c USING (pair_id)
-            WHERE coalesce(c.mine, false) = false
-              AND coalesce(c.n, 0) < $overlap
-              AND NOT list_contains($exclude::VARCHAR[], r.pair_id)
-            ORDER BY coalesce(c.n, 0), hash($reviewer || r.pair_id), r.position
-            LIMIT 1
-            """,
+                WITH ready AS ({_READY_PAIRS}),
+                judged AS (
+                    SELECT pair_id, count(*) AS n, bool_or(reviewer = $reviewer) AS mine
+                    FROM judgments WHERE study_id = $study_id GROUP BY pair_id
+                ),
+                held AS (
+                    SELECT pair_id, list(slot) AS slots, bool_or(reviewer = $reviewer) AS mine,
+                           count(*) FILTER (WHERE NOT judged) AS n_open
+                    FROM reservations
+                    WHERE study_id = $study_id AND (judged OR expires_at > now())
+                    GROUP BY pair_id
+                )
+                SELECT r.pair_id, coalesce(h.slots, []) AS slots
+                FROM ready r LEFT JOIN judged j USING (pair_id) LEFT JOIN held h USING (pair_id)
+                WHERE NOT coalesce(j.mine, false) AND NOT coalesce(h.mine, false)
+                  AND coalesce(j.n, 0) + coalesce(h.n_open, 0) < $overlap
+                  AND NOT list_contains($exclude::VARCHAR[], r.pair_id)
+                ORDER BY coalesce(j.n, 0) + coalesce(h.n_open, 0), hash($reviewer || r.pair_id),
+                         r.position
+                LIMIT 8
+                """,
                 params,
-            )
+            ).fetchall()
+            if not candidates:
+                return None
+            for pair_id, slots in candidates:
+                free = next((s for s in range(study.overlap) if s not in slots), None)
+                if free is not None and _reserve(cur, study, pair_id, free, reviewer):
+                    return pair_id
+        return None
+
+
+def _reserve(
+    cur: duckdb.DuckDBPyConnection, study: Study, pair_id: str, slot: int, reviewer: str
+) -> bool:
+    """Take a free or expired slot; False when another reviewer got there first."""
+    try:
+        taken = cur.execute(
+            "INSERT INTO reservations (study_id, pair_id, slot, reviewer, reserved_at, expires_at) "
+            f"VALUES (?, ?, ?, ?, now(), now() + INTERVAL {RESERVATION_TTL_MINUTES} MINUTE) "
+            "ON CONFLICT (study_id, pair_id, slot) DO UPDATE SET reviewer = excluded.reviewer, "
+            "reserved_at = excluded.reserved_at, expires_at = excluded.expires_at "
+            "WHERE NOT reservations.judged AND reservations.expires_at <= now() "
+            "RETURNING pair_id",
+            [study.study_id, pair_id, slot, reviewer],
+        ).fetchall()
+    except duckdb.TransactionException:
+        return False  # a concurrent session wrote the same slot
+    return bool(taken)
+
+
+def release_pair(store: Store, study: Study, pair_id: str, reviewer: str) -> None:
+    """Give back a pair the reviewer skipped, so someone else can take it."""
+    with store.cursor() as cur:
+        cur.execute(
+            "DELETE FROM reservations WHERE study_id = ? AND pair_id = ? AND reviewer = ? "
+            "AND NOT judged",
+            [study.study_id, pair_id, reviewer],
         )
-    return row[0] if row else None
 
 
 def ready_pair_ids(store: Store, study: Study) -> list[str]:
@@ -130,7 +195,12 @@ def append_judgment(
     time_on_item_ms: int | None,
 ) -> str:
     judgment_id = "j_" + uuid.uuid4().hex
-    with store.cursor() as cur:
+    with store.transaction() as cur:
+        cur.execute(
+            "UPDATE reservations SET judged = true "
+            "WHERE study_id = ? AND pair_id = ? AND reviewer = ?",
+            [study.study_id, pair_id, reviewer],
+        )
         cur.execute(
             "INSERT INTO judgments (judgment_id, study_id, pair_id, reviewer, left_role, choice, "
             "comment, time_on_item_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

@@ -155,3 +155,23 @@ def _core_schema(cur: duckdb.DuckDBPyConnection) -> None:
         );
         """
     )
+
+
+@migration("0002_reservations")
+def _reservations(cur: duckdb.DuckDBPyConnection) -> None:
+    # One row per review slot of a pair (slot < overlap). A slot is held by a reviewer until it
+    # expires or is judged; the primary key makes two reviewers racing for one slot collide.
+    cur.execute(
+        """
+        CREATE TABLE reservations (
+            study_id    VARCHAR NOT NULL,
+            pair_id     VARCHAR NOT NULL,
+            slot        INTEGER NOT NULL,
+            reviewer    VARCHAR NOT NULL,
+            reserved_at TIMESTAMP NOT NULL,
+            expires_at  TIMESTAMP NOT NULL,
+            judged      BOOLEAN NOT NULL DEFAULT false,
+            PRIMARY KEY (study_id, pair_id, slot)
+        )
+        """
+    )

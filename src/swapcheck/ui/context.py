@@ -8,6 +8,7 @@ import os
 import streamlit as st
 
 from swapcheck.config import resolve_db_path
+from swapcheck.keys import register_key_source
 from swapcheck.store import Store
 from swapcheck.store.studies import Study, list_studies
 
@@ -23,6 +24,16 @@ def _store_for(path: str, seed_demo: bool) -> Store:
 
         ensure_demo(store)
     return store
+
+
+def _secret(name: str) -> str | None:
+    try:
+        return st.secrets.get(name)
+    except Exception:  # no secrets.toml: nothing to look up
+        return None
+
+
+register_key_source(_secret)
 
 
 def get_store() -> Store:
