@@ -155,3 +155,13 @@ def test_an_unexpected_failure_shows_a_note_not_a_traceback(demo_db: Path, monke
     assert not at.exception
     assert "unexpected error" in at.error[0].value
     assert "internal detail" not in browser_payload(at)
+
+
+def test_holding_out_the_planted_slices_clears_the_rest(demo_db: Path) -> None:
+    at = open_page("results")
+    at.multiselect[1].set_value(["feature=json_extract", "topic=medical", "locale=ja-JP"]).run()
+    assert_no_exception(at)
+    assert not at.error, at.error[0].value if at.error else ""
+    assert "No slice where the candidate is significantly worse" in at.success[0].value
+    overall = at.dataframe[0].value.iloc[0]
+    assert overall.ci_low < 0.5 < overall.ci_high

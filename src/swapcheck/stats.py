@@ -317,3 +317,15 @@ def summarize(
         "n_judgments": int(len(judgments)),
         "n_reviewers": n_reviewers,
     }
+
+
+def without_slices(judgments: pd.DataFrame, held_out: Sequence[tuple[str, str]]) -> pd.DataFrame:
+    """Judgments whose prompt lies in none of the ``(column, value)`` slices.
+
+    Slices overlap, so one regression drags down every slice that shares its rows; holding the
+    worst slices out shows whether anything is wrong with the rest of the traffic.
+    """
+    keep = pd.Series(True, index=judgments.index)
+    for column, value in held_out:
+        keep &= _slice_values(judgments[column]) != value
+    return judgments[keep]
