@@ -10,10 +10,10 @@ APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
 
 def open_page(page: str, timeout: float = 120) -> AppTest:
-    """Run the app and switch to ``pages/<page>.py``; fails on any exception element."""
+    """Run the app and switch to ``app_pages/<page>.py``; fails on any exception element."""
     at = AppTest.from_file(APP, default_timeout=timeout)
     at.run()
-    at.switch_page(f"pages/{page}.py")
+    at.switch_page(f"app_pages/{page}.py")
     at.run()
     assert_no_exception(at)
     return at

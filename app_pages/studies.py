@@ -71,4 +71,6 @@ else:
                     margin=float(margin),
                 )
                 st.success(f"Study '{study.name}' created. Generate its missing answers next.")
-                st.page_link("pages/generate.py", label="Go to Generate", icon="⚙️")
+                st.page_link(
+                    "app_pages/generate.py", label="Go to Generate", icon=":material/bolt:"
+                )

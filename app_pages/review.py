@@ -66,7 +66,8 @@ if state.get("review_item") is None:
 item = state["review_item"]
 progress = review_progress(store, study, reviewer)
 st.caption(
-    f"Signed in as **{reviewer}** · you judged {progress['mine']} pairs · "
+    f"Signed in as **{reviewer}** · you judged {progress['mine']} "
+    f"pair{'' if progress['mine'] == 1 else 's'} · "
     f"{progress['judgments_given']} of {progress['judgments_target']} judgments collected"
 )
 if item is None:

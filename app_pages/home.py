@@ -1,8 +1,8 @@
 """Overview: what swapcheck does, what the demo contains, and where each step lives."""
 
 import streamlit as st
-from swapcheck.demo_data import DEMO_PLANTED
 
+from swapcheck.demo_data import DEMO_PLANTED
 from swapcheck.store.judgments import review_progress
 from swapcheck.store.sources import list_sources
 from swapcheck.store.studies import list_studies
@@ -55,5 +55,5 @@ st.markdown(
     "whether the slice table finds them, then grade a few pairs yourself on **Review**."
 )
 st.markdown("\n".join(f"- `{where}`: {what}" for where, what in DEMO_PLANTED.items()))
-st.page_link("pages/results.py", label="See the demo results", icon="📊")
-st.page_link("pages/review.py", label="Grade pairs", icon="👀")
+st.page_link("app_pages/results.py", label="See the demo results", icon=":material/insights:")
+st.page_link("app_pages/review.py", label="Grade pairs", icon=":material/rate_review:")
