@@ -124,6 +124,9 @@ class _Run:
             job = self.jobs[self.next_index]
             self.next_index += 1
             self.finish(await self.run_job(job, client))
+            # A provider that never awaits (the simulated one) would otherwise starve the
+            # flusher, and a crash would lose every finished answer.
+            await asyncio.sleep(0)
 
     def finish(self, record: ResponseRecord) -> None:
         self.records.append(record)

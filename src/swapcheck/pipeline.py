@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from swapcheck.store import Store
 from swapcheck.store.evaluations import run_evaluators
 from swapcheck.store.judgments import judgments_frame
 from swapcheck.store.responses import pending_jobs, response_status, write_responses
-from swapcheck.store.sources import IngestReport, save_parsed_log
+from swapcheck.store.sources import IngestReport, find_source_by_file_hash, save_parsed_log
 from swapcheck.store.studies import Study, study_prompt_ids
 from swapcheck.store.variants import get_variant
 
@@ -33,9 +34,24 @@ def ingest_file(
     mapping: ColumnMapping | None = None,
     source_name: str | None = None,
 ) -> IngestReport:
-    """Parse a log file with DuckDB's readers and store it; bad rows go to quarantine."""
+    """Parse a log file with DuckDB's readers and store it; bad rows go to quarantine.
+
+    A file whose exact bytes were ingested before is recognised by its hash before parsing.
+    """
+    known = find_source_by_file_hash(store, file_sha256(path))
+    if known is not None:
+        return known
     parsed = parse_log(path, mapping=mapping, source_name=source_name)
     return save_parsed_log(store, parsed)
+
+
+def file_sha256(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
+    """sha256 of a file's bytes, read in chunks (same value as the parser's ``file_hash``)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 @dataclass

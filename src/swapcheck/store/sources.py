@@ -52,28 +52,35 @@ def source_id_for(file_hash: str) -> str:
     return "src_" + file_hash[:12]
 
 
+def find_source_by_file_hash(store: Store, file_hash: str) -> IngestReport | None:
+    """The report of a source with exactly these file bytes, marked ``already_ingested``."""
+    with store.cursor() as cur:
+        row = first_row(
+            cur.execute(
+                "SELECT source_id, name, rows_total FROM sources WHERE file_hash = ?", [file_hash]
+            )
+        )
+    if row is None:
+        return None
+    return IngestReport(
+        source_id=row[0],
+        source_name=row[1],
+        file_hash=file_hash,
+        rows_total=row[2],
+        rows_ingested=0,
+        rows_duplicate=0,
+        rows_rejected=0,
+        logged_responses=0,
+        already_ingested=True,
+    )
+
+
 def save_parsed_log(store: Store, parsed: ParsedLog) -> IngestReport:
     """Store a parsed log in one transaction; re-saving the same file content adds nothing."""
     source_id = source_id_for(parsed.file_hash)
-    with store.cursor() as cur:
-        existing = first_row(
-            cur.execute(
-                "SELECT source_id, name FROM sources WHERE file_hash = ?", [parsed.file_hash]
-            )
-        )
-    if existing:
-        return IngestReport(
-            source_id=existing[0],
-            source_name=existing[1],
-            file_hash=parsed.file_hash,
-            rows_total=parsed.rows_total,
-            rows_ingested=0,
-            rows_duplicate=0,
-            rows_rejected=0,
-            logged_responses=0,
-            already_ingested=True,
-            rejects=parsed.rejects,
-        )
+    known = find_source_by_file_hash(store, parsed.file_hash)
+    if known is not None:
+        return known
 
     prompts = parsed.prompts.copy()
     prompts["prompt_id"] = prompts["content_hash"].map(prompt_id_for)
