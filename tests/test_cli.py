@@ -1,4 +1,4 @@
-"""End-to-end tests of the ``swapcheck`` command: in-process through ``main`` and as a subprocess."""
+"""Tests of the ``swapcheck`` command, in-process through ``main`` and as a subprocess."""
 
 from __future__ import annotations
 
@@ -176,9 +176,7 @@ def test_whole_path_ingest_variant_study_generate_stats(
         for i, pair_id in enumerate(ready_pair_ids(store, study)):
             for reviewer in ("ann", "bob")[: 1 + i % 2]:
                 pick = picks[(i + len(reviewer)) % len(picks)]
-                assert submit_judgment(
-                    store, study, reviewer=reviewer, pair_id=pair_id, pick=pick
-                )
+                assert submit_judgment(store, study, reviewer=reviewer, pair_id=pair_id, pick=pick)
                 choice = unblind(pick, left_role_for(study, pair_id, reviewer))
                 prompt = pair_content(store, study, pair_id).messages[-1]["content"]
                 expected.setdefault(feature_of[prompt], Counter())[choice] += 1
@@ -243,6 +241,11 @@ def write_dirty_log(path: Path) -> Path:
     return path
 
 
+def read_csv(text: str) -> list[dict[str, str]]:
+    """Rows of the quarantine CSV (UTF-8 with a BOM for spreadsheets)."""
+    return list(csv.DictReader(io.StringIO(text.removeprefix("\ufeff"))))
+
+
 def test_dirty_log_is_ingested_with_rejects_reported_and_quarantined(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
@@ -260,14 +263,14 @@ def test_dirty_log_is_ingested_with_rejects_reported_and_quarantined(
 
     code, out, err = run(capsys, "quarantine")
     assert code == 0, err
-    records = list(csv.DictReader(io.StringIO(out)))
+    records = read_csv(out)
     assert [int(r["row_number"]) for r in records] == [3, 5, 6]
     assert {r["source_name"] for r in records} == {"dirty.jsonl"}
     assert all(r["reason"] for r in records)
     assert "broken json" in records[0]["raw"]
 
     code, out, _ = run(capsys, "quarantine", "--source", "dirty.jsonl")
-    assert len(list(csv.DictReader(io.StringIO(out)))) == 3
+    assert len(read_csv(out)) == 3
 
     # --strict turns rejected rows into exit code 3 (fresh database: the file is new there)
     code, out, err = run(capsys, "ingest", str(dirty), "--strict", "--db", str(tmp_path / "s.db"))
@@ -401,19 +404,23 @@ def test_missing_api_key_names_the_variable_and_never_a_key(
         "SWAPCHECK_TEST_REMOTE_KEY",
     )
     assert code == 0, err
-    run(
-        capsys,
-        "study",
-        "create",
-        "remote check",
-        "--baseline",
-        "logged",
-        "--candidate",
-        "remote",
-        "--source",
-        "prod.jsonl",
+    assert (
+        main(
+            [
+                "study",
+                "create",
+                "offsite trial",
+                "--baseline",
+                "logged",
+                "--candidate",
+                "remote",
+                "--source",
+                "prod.jsonl",
+            ]
+        )
+        == 0
     )
-    code, out, err = run(capsys, "generate", "--study", "remote check")
+    code, out, err = run(capsys, "generate", "--study", "offsite trial")
     assert code == 1
     assert_user_error(err)
     assert "SWAPCHECK_TEST_REMOTE_KEY" in err and "not set" in err
@@ -438,19 +445,23 @@ def test_missing_api_key_names_the_variable_and_never_a_key(
             "--api-key-env",
             "SWAPCHECK_TEST_REMOTE_KEY",
         )
-        run(
-            capsys,
-            "study",
-            "create",
-            "keyed check",
-            "--baseline",
-            "logged",
-            "--candidate",
-            "keyed",
-            "--source",
-            "prod.jsonl",
+        assert (
+            main(
+                [
+                    "study",
+                    "create",
+                    "second trial",
+                    "--baseline",
+                    "logged",
+                    "--candidate",
+                    "keyed",
+                    "--source",
+                    "prod.jsonl",
+                ]
+            )
+            == 0
         )
-        code, out, err = run(capsys, "generate", "--study", "keyed check", "--max-retries", "0")
+        code, out, err = run(capsys, "generate", "--study", "second trial", "--max-retries", "0")
         assert code == 4
         assert strict.requests and all(r.auth_present for r in strict.requests)
     assert wrong not in out + err

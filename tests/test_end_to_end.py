@@ -17,7 +17,7 @@ from swapcheck.simulated_model import QUIRKS, simulate_answer
 from swapcheck.stats import win_rate_table
 from swapcheck.store import Store
 from swapcheck.store.judgments import judgments_frame, review_progress
-from swapcheck.store.studies import create_study
+from swapcheck.store.studies import create_study, get_study
 from swapcheck.store.variants import save_variant
 from tests.apptest_utils import assert_no_exception, browser_payload, open_page
 from tests.fake_openai_server import FakeOpenAIServer
@@ -56,7 +56,7 @@ def test_log_to_slice_verdicts(tmp_path: Path, isolated_env: Path) -> None:
     store = Store(isolated_env, linger=0.5)
     report = ingest_file(
         store,
-        write_log(tmp_path / "support-traffic.jsonl", n=160),
+        write_log(tmp_path / "support-traffic.jsonl", n=240),
         mapping=ColumnMapping(
             messages_column="messages",
             id_column="request_id",
@@ -64,13 +64,13 @@ def test_log_to_slice_verdicts(tmp_path: Path, isolated_env: Path) -> None:
         ),
     )
     assert report.rows_rejected == 0
-    assert report.rows_ingested + report.rows_duplicate == 160  # exact repeats are counted once
+    assert report.rows_ingested + report.rows_duplicate == 240  # exact repeats are counted once
     n = report.rows_ingested
 
     with FakeOpenAIServer(responder=model_server_answer) as server:
         server.add_fault(("429", 0.05), times=3)  # the engine must ride out rate limiting
         server.add_fault(("500",), times=2)
-        for name, model in (("current", BASE_MODEL), ("next", CAND_MODEL)):
+        for name, model in (("incumbent-v7", BASE_MODEL), ("challenger-v8", CAND_MODEL)):
             save_variant(
                 store,
                 VariantConfig(
@@ -84,14 +84,20 @@ def test_log_to_slice_verdicts(tmp_path: Path, isolated_env: Path) -> None:
         study = create_study(
             store,
             "support traffic, november",
-            baseline="current",
-            candidate="next",
+            baseline="incumbent-v7",
+            candidate="challenger-v8",
             sources=[report.source_id],
         )
+        with store.cursor() as cur:  # a fixed secret makes the sides, and so the test, repeatable
+            cur.execute(
+                "UPDATE studies SET blind_salt = 'e2e-fixed-salt' WHERE study_id = ?",
+                [study.study_id],
+            )
+        study = get_study(store, study.study_id)
         result = generate_study(store, study)
         assert {n: (r.succeeded, r.failed) for n, r in result.reports.items()} == {
-            "current": (n, 0),
-            "next": (n, 0),
+            "incumbent-v7": (n, 0),
+            "challenger-v8": (n, 0),
         }
         models_called = {r.model for r in server.requests}
         assert models_called == {BASE_MODEL, CAND_MODEL}
@@ -112,8 +118,8 @@ def test_log_to_slice_verdicts(tmp_path: Path, isolated_env: Path) -> None:
         for secret in (
             BASE_MODEL,
             CAND_MODEL,
-            "current",
-            "next",
+            "incumbent-v7",
+            "challenger-v8",
             "openai",
             "baseline",
             "candidate",

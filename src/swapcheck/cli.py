@@ -6,9 +6,12 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from swapcheck.errors import ConfigError, SwapcheckError
+
+if TYPE_CHECKING:
+    from swapcheck.store import Store
 
 
 def _parse_param(text: str) -> tuple[str, Any]:
@@ -28,10 +31,14 @@ def _print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, default=str, ensure_ascii=False))
 
 
-def _store(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from swapcheck.store import open_store
+def _store(args: argparse.Namespace) -> Store:
+    """The command's store: held across back-to-back queries, let go after 0.2 s idle (so a
+    serving app gets its turn while this command waits on the network); closed on exit."""
+    if getattr(args, "_store", None) is None:
+        from swapcheck.store import open_store
 
-    return open_store(getattr(args, "db", None), linger=0)
+        args._store = open_store(getattr(args, "db", None), linger=0.2)
+    return args._store
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -362,6 +369,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; finished answers are stored, re-run to continue.", file=sys.stderr)
         return 130
+    finally:
+        store = getattr(args, "_store", None)
+        if store is not None:
+            store.close()
 
 
 if __name__ == "__main__":

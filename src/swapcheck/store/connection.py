@@ -23,6 +23,8 @@ import duckdb
 from swapcheck.errors import DatabaseLockedError, StoreError
 
 _LOCK_MARKERS = ("Could not set lock", "Conflicting lock")
+YIELD_TO_WAITER_S = 1.0
+"""How long a process that wants the file lets an already waiting process go first."""
 
 
 def _is_lock_conflict(exc: BaseException) -> bool:
@@ -61,9 +63,14 @@ class Store:
 
     def _open(self) -> duckdb.DuckDBPyConnection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        # A process that is already waiting gets the file first: a busy holder that reconnected
+        # at once would otherwise starve it (the waiter only polls every few milliseconds).
+        yield_until = time.monotonic() + YIELD_TO_WAITER_S
+        while self._someone_waits() and time.monotonic() < yield_until:
+            time.sleep(0.005)
         deadline = time.monotonic() + self.lock_timeout
-        delay = 0.02
-        marker_written = False
+        delay = 0.005
+        me = str(os.getpid())
         try:
             while True:
                 try:
@@ -81,23 +88,35 @@ class Store:
                             "Wait for the other swapcheck command to finish, or point this one at "
                             "another file with --db / SWAPCHECK_DB.",
                         ) from exc
-                    if not marker_written:
+                    if self._marker_owner() is None:  # (re)announce: someone may have taken it
                         with contextlib.suppress(OSError):
-                            self.waiting_marker.write_text(str(os.getpid()))
-                            marker_written = True
+                            self.waiting_marker.write_text(me)
                     time.sleep(delay)
-                    delay = min(delay * 1.5, 0.25)
+                    delay = min(delay * 1.5, 0.05)
         finally:
-            if marker_written:
+            if self._marker_owner() == me:
                 with contextlib.suppress(OSError):
                     self.waiting_marker.unlink()
 
-    def _someone_waits(self) -> bool:
+    def _marker_owner(self) -> str | None:
+        """pid named in the waiting marker, or None (a marker of a dead process is removed)."""
         try:
             pid_text = self.waiting_marker.read_text().strip()
         except OSError:
-            return False
-        return pid_text != str(os.getpid())
+            return None
+        try:
+            os.kill(int(pid_text), 0)
+        except ProcessLookupError:
+            with contextlib.suppress(OSError):
+                self.waiting_marker.unlink()
+            return None
+        except (ValueError, PermissionError, OSError):
+            pass
+        return pid_text
+
+    def _someone_waits(self) -> bool:
+        owner = self._marker_owner()
+        return owner is not None and owner != str(os.getpid())
 
     def _schedule_close(self) -> None:
         if self._closer is not None:
