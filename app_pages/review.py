@@ -94,35 +94,26 @@ st.text_input(
     key=f"comment_{state['review_count']}",
     placeholder="What made the difference? (press Tab to leave the box)",
 )
-b1, b2, b3, b4, b5 = st.columns(5)
-b1.button(
-    "Left is better",
-    shortcut="1",
-    on_click=record,
-    args=("left",),
-    key="pick_left",
-    type="primary",
-    width="stretch",
+VERDICTS = (  # (pick, label, key, style)
+    ("left", "Left is better", "1", "primary"),
+    ("right", "Right is better", "2", "primary"),
+    ("tie", "Tie", "3", "secondary"),
+    ("both_bad", "Both bad", "4", "secondary"),
 )
-b2.button(
-    "Right is better",
-    shortcut="2",
-    on_click=record,
-    args=("right",),
-    key="pick_right",
-    type="primary",
-    width="stretch",
-)
-b3.button("Tie", shortcut="3", on_click=record, args=("tie",), key="pick_tie", width="stretch")
-b4.button(
-    "Both bad",
-    shortcut="4",
-    on_click=record,
-    args=("both_bad",),
-    key="pick_both_bad",
-    width="stretch",
-)
-b5.button("Skip", shortcut="S", on_click=skip, key="pick_skip", width="stretch")
+*verdict_columns, skip_column = st.columns(len(VERDICTS) + 1)
+for column, (pick, label, shortcut, style) in zip(verdict_columns, VERDICTS, strict=True):
+    column.button(
+        label,
+        shortcut=shortcut,
+        on_click=record,
+        args=(pick,),
+        key=f"pick_{pick}",
+        type=style,
+        width="stretch",
+    )
+skip_column.button("Skip", shortcut="S", on_click=skip, key="pick_skip", width="stretch")
 st.caption(
-    "Keyboard: **1** left better · **2** right better · **3** tie · **4** both bad · **S** skip"
+    "Keyboard: "
+    + " · ".join(f"**{k}** {label.lower()}" for _, label, k, _ in VERDICTS)
+    + " · **S** skip"
 )
