@@ -165,3 +165,64 @@ def test_holding_out_the_planted_slices_clears_the_rest(demo_db: Path) -> None:
     assert "No slice where the candidate is significantly worse" in at.success[0].value
     overall = at.dataframe[0].value.iloc[0]
     assert overall.ci_low < 0.5 < overall.ci_high
+
+
+def test_review_page_never_shows_personal_data(isolated_env: Path, tmp_path: Path) -> None:
+    from swapcheck.ingest import ColumnMapping
+    from swapcheck.models import VariantConfig
+    from swapcheck.pipeline import generate_study, ingest_file
+    from swapcheck.store.studies import create_study
+    from swapcheck.store.variants import save_variant
+    from tests.helpers import write_jsonl
+
+    secrets = (
+        "jane.doe@example.com",
+        "4111 1111 1111 1111",
+        "+49 30 1234 5678",
+        "DE89 3704 0044 0532 0130 00",
+        "192.168.10.77",
+    )
+    prompt = (
+        "Hi, I'm Jane (jane.doe@example.com, +49 30 1234 5678). My card 4111 1111 1111 "
+        "1111 was charged twice; refund to DE89 3704 0044 0532 0130 00. Login from "
+        "192.168.10.77 failed."
+    )
+    rows = [
+        {
+            "id": f"r{i}",
+            "prompt": f"{prompt} Case {i}.",
+            "feature": "billing",
+            "response": "We wrote to jane.doe@example.com and refunded card 4111 1111 1111 1111.",
+        }
+        for i in range(3)
+    ]
+    store = Store(isolated_env, linger=0)
+    report = ingest_file(
+        store,
+        write_jsonl(tmp_path / "pii.jsonl", rows),
+        mapping=ColumnMapping(
+            prompt_column="prompt",
+            id_column="id",
+            response_column="response",
+            slice_columns=("feature",),
+        ),
+    )
+    save_variant(store, VariantConfig(name="cand", provider="simulated", model="sim-b"))
+    study = create_study(
+        store, "refund handling", baseline="logged", candidate="cand", sources=[report.source_id]
+    )
+    generate_study(store, study)
+    with store.cursor() as cur:  # the store keeps the original for generation
+        assert (
+            "jane.doe@example.com" in cur.execute("SELECT messages FROM prompts").fetchall()[0][0]
+        )
+    store.close()
+
+    at = open_page("review")
+    at.text_input[0].input("Dana")
+    at.form_submit_button[0].click().run()
+    assert_no_exception(at)
+    payload = browser_payload(at)
+    for secret in secrets:
+        assert secret not in payload, secret
+    assert "[EMAIL]" in payload and "[CARD]" in payload and "[IBAN]" in payload

@@ -7,6 +7,7 @@ from typing import Literal
 
 from swapcheck.errors import ReviewError
 from swapcheck.models import sha256_hex
+from swapcheck.redact import DEFAULT_REDACTOR
 from swapcheck.store import Store
 from swapcheck.store.judgments import (
     append_judgment,
@@ -77,13 +78,22 @@ def next_item(
 
 
 def item_for(store: Store, study: Study, pair_id: str, reviewer: str) -> ReviewItem:
-    """The blinded view of one pair for one reviewer."""
+    """The blinded view of one pair for one reviewer, with personal data and secrets masked.
+
+    The stored prompt and answers keep the original text (generation needs it); reviewers only
+    ever get this redacted copy, answers included, since models echo what the prompt contained.
+    """
     content = pair_content(store, study, pair_id)
     if left_role_for(study, pair_id, reviewer) == "candidate":
         left, right = content.candidate_text, content.baseline_text
     else:
         left, right = content.baseline_text, content.candidate_text
-    return ReviewItem(pair_id=pair_id, messages=content.messages, left_text=left, right_text=right)
+    return ReviewItem(
+        pair_id=pair_id,
+        messages=DEFAULT_REDACTOR.redact_messages(content.messages),
+        left_text=DEFAULT_REDACTOR.redact(left),
+        right_text=DEFAULT_REDACTOR.redact(right),
+    )
 
 
 def skip_item(store: Store, study: Study, reviewer: str, pair_id: str) -> None:
