@@ -4,6 +4,7 @@ import streamlit as st
 
 from swapcheck.report import to_safe_csv, win_rate_figure
 from swapcheck.stats import position_bias, slice_tables, without_slices
+from swapcheck.stats_decisions import decision_table, overall_verdict
 from swapcheck.store.evaluations import evaluation_summary
 from swapcheck.store.judgments import judgments_frame
 from swapcheck.ui.context import choose_study, get_store
@@ -42,7 +43,15 @@ if table.empty:
     st.warning("Every judgment lies in a held-out slice.")
     st.stop()
 
+table = decision_table(table, margin=study.margin)
 overall = table.iloc[0]
+verdict = overall_verdict(table, margin=study.margin)
+banner = {"go": st.success, "no-go": st.error, "inconclusive": st.warning}[verdict["verdict"]]
+banner(
+    f"**{verdict['verdict'].upper()}** (non-inferiority margin {study.margin:.2f}): "
+    f"{verdict['reason']}"
+)
+
 m1, m2, m3, m4, m5 = st.columns(5)
 m1.metric("Candidate win rate", f"{overall.win_rate:.1%}")
 m2.metric("95% interval", f"{overall.ci_low:.0%}–{overall.ci_high:.0%}")
@@ -50,19 +59,26 @@ m3.metric("Judgments", int(overall.n))
 m4.metric("Reviewers", shown["reviewer"].nunique())
 m5.metric("Both bad", f"{overall.both_bad_rate:.1%}")
 
-worse = table[(table["slice"] != "overall") & (table["verdict"] == "worse")].sort_values("win_rate")
+slices_only = table[table["slice"] != "overall"]
+worse = slices_only[(slices_only["verdict"] == "worse") & (slices_only["q_value"] < 0.05)]
+worse = worse.sort_values("win_rate")
 if len(worse):
     listed = ", ".join(
         f"**{r.slice}={r.value}** ({r.win_rate:.0%}, n={r.n})" for r in worse.head(6).itertuples()
     )
     more = f" and {len(worse) - 6} more" if len(worse) > 6 else ""
-    st.error(f"Candidate worse in {len(worse)} slices, worst first: {listed}{more}.")
+    st.error(
+        f"Candidate significantly worse in {len(worse)} slices (interval below 0.5 and "
+        f"Benjamini-Hochberg q < 0.05 across all slices), worst first: {listed}{more}."
+    )
 else:
-    st.success("No slice where the candidate is significantly worse.")
+    st.success(
+        "No slice where the candidate is significantly worse (after multiple-testing control)."
+    )
 if shown["reviewer"].str.startswith("demo-reviewer-").any():
     st.caption("Judgments by `demo-reviewer-*` come from the demo's simulated reviewers.")
 
-st.plotly_chart(win_rate_figure(table), width="stretch")
+st.plotly_chart(win_rate_figure(table, margin=study.margin), width="stretch")
 st.subheader("Slice table")
 number = st.column_config.NumberColumn(format="%.3f")
 st.dataframe(
@@ -74,17 +90,27 @@ st.dataframe(
             "win_rate",
             "ci_low",
             "ci_high",
+            "go",
+            "verdict",
+            "q_value",
+            "sign_test_p",
             "tie_rate",
             "both_bad_rate",
-            "sign_test_p",
-            "verdict",
             "low_n",
         ]
     ],
     hide_index=True,
     column_config={
         c: number
-        for c in ("win_rate", "ci_low", "ci_high", "tie_rate", "both_bad_rate", "sign_test_p")
+        for c in (
+            "win_rate",
+            "ci_low",
+            "ci_high",
+            "q_value",
+            "sign_test_p",
+            "tie_rate",
+            "both_bad_rate",
+        )
     },
 )
 d1, d2 = st.columns(2)

@@ -134,11 +134,13 @@ def test_review_page_grades_blind_and_stores_unblinded(demo_db: Path) -> None:
 def test_results_page_finds_the_planted_regressions(demo_db: Path) -> None:
     at = open_page("results")
     assert_no_exception(at)
-    worse = at.error[0].value
+    worse = " ".join(e.value for e in at.error)
+    assert "NO-GO" in worse  # the overall interval lies below the non-inferiority bound
     for planted in ("feature=json_extract", "topic=medical", "locale=ja-JP"):
         assert planted in worse
     table = at.dataframe[0].value
-    assert {"slice", "value", "n", "win_rate", "ci_low", "ci_high", "verdict"} <= set(table.columns)
+    assert {"slice", "value", "n", "win_rate", "ci_low", "ci_high", "verdict", "go",
+            "q_value"} <= set(table.columns)
     assert at.get("plotly_chart"), "the win-rate chart is rendered"
     labels = [d.label for d in at.download_button]
     assert "Slice table (CSV)" in labels and "All judgments (CSV)" in labels

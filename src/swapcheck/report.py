@@ -69,8 +69,14 @@ def _hover(row: pd.Series) -> str:
     return "<br>".join(lines)
 
 
-def win_rate_figure(table: pd.DataFrame, title: str = "Candidate win rate by slice") -> go.Figure:
+def win_rate_figure(
+    table: pd.DataFrame,
+    title: str = "Candidate win rate by slice",
+    margin: float | None = None,
+) -> go.Figure:
     """Forest plot of a ``stats.win_rate_table``/``slice_tables`` frame, one row per slice value.
+
+    With ``margin``, a dotted line marks the non-inferiority bound ``0.5 - margin``.
 
     Each row is a marker at ``win_rate`` with asymmetric error bars to ``ci_low``/``ci_high``,
     coloured by ``verdict`` (one trace per verdict, so the legend explains the colours).
@@ -132,6 +138,14 @@ def win_rate_figure(table: pd.DataFrame, title: str = "Candidate win rate by sli
         annotation_text="parity",
         annotation_position="top",
     )
+    if margin is not None:
+        fig.add_vline(
+            x=0.5 - margin,
+            line_dash="dot",
+            line_color="#d62728",
+            annotation_text=f"bound {0.5 - margin:.2f}",
+            annotation_position="bottom",
+        )
     if rows.empty:
         fig.add_annotation(
             text="no judgments yet", x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False
