@@ -11,10 +11,12 @@ the marker closes as soon as it is idle instead of lingering.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -50,6 +52,9 @@ class Store:
         self._users = 0
         self._last_release = 0.0
         self._closer: threading.Timer | None = None
+        # Close before interpreter teardown: a DuckDB connection (or a linger timer) still
+        # alive while Python shuts down can abort the process.
+        atexit.register(_close_at_exit, weakref.ref(self))
         if migrate:
             from swapcheck.store.migrations import migrate as run_migrations
 
@@ -187,6 +192,12 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _close_at_exit(ref: weakref.ref[Store]) -> None:
+    store = ref()
+    if store is not None:
+        store.close()
 
 
 def first_row(result: duckdb.DuckDBPyConnection) -> tuple | None:
