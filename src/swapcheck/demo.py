@@ -79,7 +79,8 @@ def cast_simulated_votes(store: Store, study: Study, *, seed: int = DEMO_VOTE_SE
     """Let the demo reviewers grade every ready pair once, blind (they see only the two texts).
 
     Each simulated reviewer reads the two answers in a fixed text order and its noise is seeded
-    by the prompt, so the demo's numbers do not depend on the study's secret side assignment.
+    by the prompt, and identical answers are called a tie, so the demo's numbers do not depend
+    on the study's secret side assignment.
     """
     from swapcheck.demo_data import simulated_reviewer_choice
 
@@ -90,7 +91,9 @@ def cast_simulated_votes(store: Store, study: Study, *, seed: int = DEMO_VOTE_SE
         first, second = sorted((item.left_text, item.right_text))
         rng = random.Random(f"{seed}:{canonical_json(item.messages)}")
         pick = simulated_reviewer_choice(item.messages, first, second, rng)
-        if pick in ("left", "right"):
+        if first == second:  # identical answers: a person calls it a tie, whatever the sides
+            pick = "tie" if pick in ("left", "right") else pick
+        elif pick in ("left", "right"):
             chosen = first if pick == "left" else second
             pick = "left" if chosen == item.left_text else "right"
         if submit_judgment(
