@@ -38,7 +38,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,6 +48,7 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 import httpx  # noqa: E402
+from _table import print_table  # noqa: E402  (bench/ is on sys.path when run as a script)
 
 from swapcheck.generate import GenerationSettings, generate  # noqa: E402
 from swapcheck.models import GenerationJob, ResponseRecord, VariantConfig  # noqa: E402
@@ -235,22 +235,6 @@ class NoopProvider:
 
 
 # --- report ---------------------------------------------------------------------------------
-
-
-def print_table(title: str, headers: list[str], rows: list[list[str]]) -> None:
-    print(f"\n{title}")
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-
-    def fmt(cells: Sequence[str]) -> str:
-        return "  ".join(
-            c.ljust(w) if i == 0 else c.rjust(w)
-            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-        )
-
-    print(fmt(headers))
-    print("  ".join("-" * w for w in widths))
-    for row in rows:
-        print(fmt(row))
 
 
 def overhead_ms(result: Result, concurrency: int, latency_s: float) -> float:

@@ -37,6 +37,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _table import print_table  # bench/ is on sys.path when run as a script
+
 FORMATS = ("jsonl", "csv", "parquet")
 FEATURES = ("billing", "shipping", "returns", "account", "tech_support", "sales", "onboarding")
 LOCALES = ("en-US", "en-GB", "de-DE", "fr-FR", "es-ES", "ja-JP", "pt-BR")
@@ -258,22 +260,6 @@ def run_child(*args: str) -> dict[str, Any]:
 
 def _rate(rows: int, seconds: float) -> str:
     return f"{rows / seconds:,.0f}" if seconds > 0 else "inf"
-
-
-def print_table(title: str, headers: list[str], rows: list[list[str]]) -> None:
-    print(f"\n{title}")
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-
-    def fmt(cells: list[str]) -> str:
-        return "  ".join(
-            c.ljust(w) if i == 0 else c.rjust(w)
-            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-        )
-
-    print(fmt(headers))
-    print("  ".join("-" * w for w in widths))
-    for row in rows:
-        print(fmt(row))
 
 
 def report(results: dict[str, dict[str, Any]], paths: dict[str, Path]) -> None:

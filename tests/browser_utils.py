@@ -11,7 +11,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.waiting import poll_until
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "app.py"
@@ -84,19 +85,17 @@ class StreamlitApp:
         return self.log_path.read_text("utf-8", errors="replace")
 
     def wait_healthy(self, timeout: float = SERVER_START_S) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
+        def healthy() -> bool:
             if self.proc.poll() is not None:
                 pytest.fail(f"streamlit exited with {self.proc.returncode}:\n{self.log()}")
             try:
                 with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as reply:
-                    if reply.read().strip() == b"ok":
-                        return
+                    return reply.read().strip() == b"ok"
             except OSError:
-                pass  # not listening yet
-            if time.monotonic() > deadline:
-                pytest.fail(f"streamlit not healthy after {timeout:.0f} s:\n{self.log()}")
-            time.sleep(0.1)  # poll interval of a condition wait, not a fixed delay
+                return False  # not listening yet
+
+        if not poll_until(healthy, timeout, interval=0.1):
+            pytest.fail(f"streamlit not healthy after {timeout:.0f} s:\n{self.log()}")
 
     def stop(self) -> None:
         if self.proc.poll() is None:

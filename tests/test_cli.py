@@ -54,13 +54,11 @@ def console_script() -> list[str]:
     return [found]
 
 
-def setup_study(
-    capsys: pytest.CaptureFixture[str], log_file: Path, server: FakeOpenAIServer
-) -> None:
-    """ingest → variant add → study create, all through the CLI."""
-    code, out, _ = run(capsys, "ingest", str(log_file), "--json")
-    assert code == 0, out
-    code, out, err = run(
+def add_candidate_variant(
+    capsys: pytest.CaptureFixture[str], server: FakeOpenAIServer
+) -> tuple[int, str, str]:
+    """``swapcheck variant add cand`` pointed at the fake server."""
+    return run(
         capsys,
         "variant",
         "add",
@@ -74,6 +72,15 @@ def setup_study(
         "--param",
         "temperature=0",
     )
+
+
+def setup_study(
+    capsys: pytest.CaptureFixture[str], log_file: Path, server: FakeOpenAIServer
+) -> None:
+    """ingest → variant add → study create, all through the CLI."""
+    code, out, _ = run(capsys, "ingest", str(log_file), "--json")
+    assert code == 0, out
+    code, out, err = add_candidate_variant(capsys, server)
     assert code == 0, err
     code, out, err = run(
         capsys,
@@ -111,20 +118,7 @@ def test_whole_path_ingest_variant_study_generate_stats(
     assert report["rows_rejected"] == 0 and report["rejects"] == []
     assert report["logged_responses"] == 12 and report["already_ingested"] is False
 
-    code, out, err = run(
-        capsys,
-        "variant",
-        "add",
-        "cand",
-        "--provider",
-        "openai",
-        "--model",
-        CAND_MODEL,
-        "--base-url",
-        server.base_url,
-        "--param",
-        "temperature=0",
-    )
+    code, out, err = add_candidate_variant(capsys, server)
     assert code == 0, err
     assert "cand" in out and CAND_MODEL in out
     code, out, _ = run(capsys, "variant", "list", "--json")

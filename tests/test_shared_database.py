@@ -17,7 +17,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from swapcheck.store.studies import create_study, get_study, study_prompt_ids
 from swapcheck.store.variants import save_variant
 from tests.apptest_utils import assert_no_exception, open_page
 from tests.fake_openai_server import FakeOpenAIServer, echo_responder
+from tests.waiting import poll_until, wait_for
 
 DEADLINE_S = 90.0
 """Upper bound for any wait below; reaching it fails the test instead of hanging it."""
@@ -44,14 +44,6 @@ GATED_TAIL = 8
 def console_script() -> list[str]:
     beside = Path(sys.executable).with_name("swapcheck")
     return [str(beside)] if beside.exists() else [sys.executable, "-m", "swapcheck.cli"]
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = DEADLINE_S) -> None:
-    """Poll ``condition`` until it holds; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
 
 
 def spawn(args: list[str], db: Path, out_dir: Path, label: str) -> subprocess.Popen[bytes]:
@@ -166,6 +158,7 @@ def test_cli_generate_and_stats_run_while_the_app_reviews(
                         or (not gate.is_set() and stats_done_and_voted())
                     ),
                     "the CLI to make progress",
+                    timeout=DEADLINE_S,
                 )
             gate.set()
             # one more vote after the run, when the file is free again
@@ -249,6 +242,7 @@ def test_three_processes_append_to_one_file(isolated_env: Path, tmp_path: Path) 
                 or any(p.poll() is not None for p in procs)
             ),
             "both writers to start",
+            timeout=DEADLINE_S,
         )
         go.write_text("go")
         for i in range(50):
@@ -343,16 +337,6 @@ print("done", who)
 """
 
 
-def poll_until(condition: Callable[[], bool], timeout: float) -> bool:
-    """Like ``wait_for`` but returns whether ``condition`` came true within ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.02)
-    return True
-
-
 def test_a_second_waiter_stays_visible_after_the_first_gets_in(
     isolated_env: Path, tmp_path: Path
 ) -> None:
@@ -371,11 +355,13 @@ def test_a_second_waiter_stays_visible_after_the_first_gets_in(
                 wait_for(
                     lambda who=who: (tmp_path / f"waiting-{who}").exists(),
                     f"{who} to meet the lock",
+                    timeout=DEADLINE_S,
                 )
         holder.close()
         wait_for(
             lambda: any((tmp_path / f"got-{w}").exists() for w in ("a", "b")),
             "one waiter to get in",
+            timeout=DEADLINE_S,
         )
         loser_visible = poll_until(marker.exists, timeout=2.0)
         (tmp_path / "release").write_text("go")
