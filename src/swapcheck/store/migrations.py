@@ -175,3 +175,33 @@ def _reservations(cur: duckdb.DuckDBPyConnection) -> None:
         )
         """
     )
+
+
+@migration("0003_ingest_at_scale")
+def _ingest_at_scale(cur: duckdb.DuckDBPyConnection) -> None:
+    # prompts: the whole logged conversation (``messages`` is the prompt replayed up to the turn
+    # under study), when it was logged, how many log rows it stands for (exact and, optionally,
+    # near duplicates) and whether its context holds answers the old model wrote.
+    # pairs: stratum and inclusion probability of the study sample (1.0 = every prompt).
+    # studies: the filter and sampling plan that chose its prompts. settings: project-wide
+    # options such as the redaction configuration.
+    cur.execute(
+        """
+        ALTER TABLE prompts ADD COLUMN conversation JSON;
+        ALTER TABLE prompts ADD COLUMN logged_at TIMESTAMP;
+        ALTER TABLE prompts ADD COLUMN weight BIGINT DEFAULT 1;
+        ALTER TABLE prompts ADD COLUMN context_has_model_output BOOLEAN DEFAULT false;
+        ALTER TABLE sources ADD COLUMN slice_columns JSON;
+        ALTER TABLE sources ADD COLUMN options JSON;
+        ALTER TABLE sources ADD COLUMN updated_at TIMESTAMP;
+        ALTER TABLE pairs ADD COLUMN stratum VARCHAR;
+        ALTER TABLE pairs ADD COLUMN inclusion_probability DOUBLE DEFAULT 1.0;
+        ALTER TABLE studies ADD COLUMN population JSON;
+        ALTER TABLE quarantine ADD COLUMN field VARCHAR;
+        CREATE TABLE settings (
+            key        VARCHAR PRIMARY KEY,
+            value      JSON NOT NULL,
+            updated_at TIMESTAMP NOT NULL DEFAULT current_timestamp
+        );
+        """
+    )
