@@ -17,6 +17,7 @@ pages = [
     st.Page("app_pages/generate.py", title="Generate", icon=":material/bolt:"),
     st.Page("app_pages/review.py", title="Review", icon=":material/rate_review:"),
     st.Page("app_pages/results.py", title="Results", icon=":material/insights:"),
+    st.Page("app_pages/privacy.py", title="Privacy", icon=":material/shield:"),
 ]
 with user_errors("This page hit a problem"):
     st.navigation(pages).run()

@@ -4,7 +4,7 @@ import time
 
 import streamlit as st
 
-from swapcheck.review import next_item, normalise_reviewer, skip_item, submit_judgment
+from swapcheck.review import item_for, next_item, normalise_reviewer, skip_item, submit_judgment
 from swapcheck.store.judgments import review_progress
 from swapcheck.ui.context import choose_study, get_store
 from swapcheck.ui.render import show_untrusted, user_errors
@@ -64,6 +64,8 @@ def skip() -> None:
 if state.get("review_item") is None:
     load_next()
 item = state["review_item"]
+if item is not None:  # redact again on every run: a policy change applies to the pair on screen
+    item = item_for(store, study, item.pair_id, reviewer)
 progress = review_progress(store, study, reviewer)
 st.caption(
     f"Signed in as **{reviewer}** · you judged {progress['mine']} "

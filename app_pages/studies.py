@@ -7,6 +7,12 @@ from swapcheck.store.sources import list_sources, slice_columns_of
 from swapcheck.store.studies import create_study, list_studies
 from swapcheck.store.variants import list_variants
 from swapcheck.ui.context import get_store
+from swapcheck.ui.prompt_choice import (
+    allocation_preview,
+    prompt_choice_inputs,
+    recorded_allocation,
+    show_allocation,
+)
 from swapcheck.ui.render import user_errors
 
 st.title("Studies")
@@ -29,6 +35,11 @@ if studies:
                 "slices": ", ".join(s.slice_columns),
                 "reviewers per pair": s.overlap,
                 "margin": s.margin,
+                "sample": (
+                    f"{s.population['sample_size']} of {s.population['population_size']}"
+                    if s.population
+                    else "all"
+                ),
                 "pairs": p["pairs_total"],
                 "ready": p["pairs_ready"],
                 "judgments": p["judgments_given"],
@@ -46,7 +57,8 @@ else:
     chosen_sources = st.multiselect(
         "Prompts from sources", list(source_names), default=list(source_names)[-1:]
     )
-    available = slice_columns_of(store, [source_names[n] for n in chosen_sources])
+    chosen_ids = [source_names[n] for n in chosen_sources]
+    available = slice_columns_of(store, chosen_ids)
     with st.form("new_study"):
         name = st.text_input("Study name", placeholder="support-bot upgrade, November")
         c1, c2 = st.columns(2)
@@ -58,19 +70,33 @@ else:
         c3, c4 = st.columns(2)
         overlap = c3.number_input("Reviewers per pair", 1, 20, 1)
         margin = c4.number_input("Non-inferiority margin", 0.0, 0.45, 0.05, step=0.01)
-        if st.form_submit_button("Create study", type="primary"):
+        with st.expander("Choose prompts"):
+            choice = prompt_choice_inputs(store, chosen_ids, available)
+        preview_area = st.container()
+        b1, b2 = st.columns(2)
+        create = b1.form_submit_button("Create study", type="primary")
+        preview = b2.form_submit_button("Preview sample")
+        if preview:
+            with preview_area, user_errors("Could not plan the sample"):
+                show_allocation(allocation_preview(store, chosen_ids, *choice.build()))
+        if create:
             with user_errors("Could not create the study"):
+                prompt_filter, sample = choice.build()
                 study = create_study(
                     store,
                     name,
                     baseline=baseline,
                     candidate=candidate,
-                    sources=[source_names[n] for n in chosen_sources],
+                    sources=chosen_ids,
                     slice_columns=slices,
                     overlap=int(overlap),
                     margin=float(margin),
+                    prompt_filter=prompt_filter,
+                    sample=sample,
                 )
                 st.success(f"Study '{study.name}' created. Generate its missing answers next.")
+                if study.population:
+                    show_allocation(recorded_allocation(study.population))
                 st.page_link(
                     "app_pages/generate.py", label="Go to Generate", icon=":material/bolt:"
                 )

@@ -42,55 +42,9 @@ def _store(args: argparse.Namespace) -> Store:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from swapcheck.ingest import ColumnMapping, guess_mapping, read_columns
-    from swapcheck.pipeline import ingest_file
+    from swapcheck import cli_ingest
 
-    explicit = any(
-        [
-            args.prompt_column,
-            args.messages_column,
-            args.response_column,
-            args.id_column,
-            args.system_column,
-            args.slice,
-        ]
-    )
-    mapping = None
-    if explicit:
-        guessed = guess_mapping(read_columns(args.file))
-        mapping = ColumnMapping(
-            prompt_column=args.prompt_column
-            or (None if args.messages_column else guessed.prompt_column),
-            messages_column=args.messages_column
-            or (None if args.prompt_column else guessed.messages_column),
-            system_column=args.system_column or guessed.system_column,
-            id_column=args.id_column or guessed.id_column,
-            response_column=args.response_column or guessed.response_column,
-            slice_columns=tuple(args.slice) if args.slice else guessed.slice_columns,
-        )
-    store = _store(args)
-    report = ingest_file(store, args.file, mapping=mapping, source_name=args.name)
-    if args.json:
-        _print_json(
-            {
-                "source_id": report.source_id,
-                "source": report.source_name,
-                "already_ingested": report.already_ingested,
-                "rows_total": report.rows_total,
-                "rows_ingested": report.rows_ingested,
-                "rows_duplicate": report.rows_duplicate,
-                "rows_rejected": report.rows_rejected,
-                "logged_responses": report.logged_responses,
-                "rejects": report.rejects[["row_number", "reason"]].to_dict("records")
-                if len(report.rejects)
-                else [],
-            }
-        )
-    else:
-        print(report.summary())
-        for row in report.rejects.itertuples():
-            print(f"  rejected {args.file} row {row.row_number}: {row.reason}", file=sys.stderr)
-    return 3 if args.strict and report.rows_rejected else 0
+    return cli_ingest.run(args, _store(args))
 
 
 def cmd_sources(args: argparse.Namespace) -> int:
@@ -155,9 +109,49 @@ def cmd_variant_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _study_sampling(args: argparse.Namespace) -> tuple[Any, Any]:
+    """The prompt filter and sample plan of ``study create`` (None, None when not asked for)."""
+    from swapcheck.sampling import PromptFilter, SamplePlan, parse_time_bound, parse_where
+
+    if not (args.where or args.logged_from or args.logged_to or args.search):
+        flt = None
+    else:
+        flt = PromptFilter(
+            slice_values=parse_where(args.where),
+            logged_from=parse_time_bound(args.logged_from) if args.logged_from else None,
+            logged_to=parse_time_bound(args.logged_to, end=True) if args.logged_to else None,
+            text_search=args.search or "",
+        )
+    if args.sample is None and not args.stratify:
+        plan = None
+    else:
+        plan = SamplePlan(
+            size=args.sample,
+            strata=tuple(args.stratify),
+            min_per_stratum=args.min_per_stratum,
+            seed=args.seed,
+        )
+    return flt, plan
+
+
+def _print_allocation(population: dict[str, Any]) -> None:
+    print(
+        f"population: {population['population_size']} prompts "
+        f"({population['population_log_rows']} log rows); sample: {population['sample_size']} "
+        f"(seed {population['plan']['seed']})"
+    )
+    strata = population["strata"]
+    width = max([len("stratum"), *(len(s["stratum"]) for s in strata)]) + 2
+    print(f"{'stratum':<{width}}{'population':>11}{'sample':>8}{'inclusion p':>13}")
+    for s in strata:
+        p = s["sample"] / s["population"]
+        print(f"{s['stratum']:<{width}}{s['population']:>11}{s['sample']:>8}{p:>13.4f}")
+
+
 def cmd_study_create(args: argparse.Namespace) -> int:
     from swapcheck.store.studies import create_study
 
+    prompt_filter, sample = _study_sampling(args)
     study = create_study(
         _store(args),
         args.name,
@@ -167,11 +161,15 @@ def cmd_study_create(args: argparse.Namespace) -> int:
         slice_columns=args.slice or None,
         overlap=args.overlap,
         margin=args.margin,
+        prompt_filter=prompt_filter,
+        sample=sample,
     )
     print(
         f"study {study.name} ({study.study_id}): {study.baseline_variant} vs "
         f"{study.candidate_variant}, slices: {', '.join(study.slice_columns) or 'none'}"
     )
+    if study.population is not None:
+        _print_allocation(study.population)
     return 0
 
 
@@ -268,6 +266,89 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_redaction(config: Any) -> None:
+    from swapcheck.redaction_config import describe
+
+    info = describe(config)
+    print("built-in detectors:")
+    for d in info["detectors"]:
+        state = "on" if d["enabled"] else "OFF"
+        note = "" if d["can_be_disabled"] else " (always on)"
+        print(f"  {d['kind']:<8} {state:<4} {d['detects']}{note}")
+    print("custom patterns:" if info["custom_patterns"] else "custom patterns: none")
+    for p in info["custom_patterns"]:
+        print(f"  {p['kind']:<24} {p['regex']}")
+    print(f"providers receive: {info['provider_text']} text")
+
+
+def cmd_redaction(args: argparse.Namespace) -> int:
+    from swapcheck import redaction_config as rc
+
+    store = _store(args)
+    action = args.redaction_command
+    if action == "show":
+        config = rc.load_redaction_config(store)
+        if args.json:
+            _print_json(rc.describe(config))
+            return 0
+    elif action == "add-pattern":
+        config = rc.add_pattern(store, args.kind, args.regex)
+    elif action == "remove-pattern":
+        config = rc.remove_pattern(store, args.kind)
+    elif action == "set-provider-text":
+        config = rc.set_provider_text(store, args.choice)
+    elif action in ("disable", "enable"):
+        current = set(rc.load_redaction_config(store).disabled_kinds)
+        kind = rc.normalise_kind(args.kind)
+        kinds = current | {kind} if action == "disable" else current - {kind}
+        config = rc.set_disabled_kinds(store, kinds)
+    elif action == "reset":
+        config = rc.reset_redaction_config(store)
+    else:  # test
+        redactor = rc.redactor_for(store)
+        text = sys.stdin.read() if args.text == "-" else args.text
+        if args.json:
+            findings = [
+                {"kind": f.kind, "start": f.start, "end": f.end} for f in redactor.find(text)
+            ]
+            _print_json({"redacted": redactor.redact(text), "findings": findings})
+        else:
+            print(redactor.redact(text))
+        return 0
+    _print_redaction(config)
+    return 0
+
+
+def _add_redaction_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    redaction = sub.add_parser(
+        "redaction", help="what reviewers and model providers see of personal data"
+    ).add_subparsers(dest="redaction_command", required=True)
+    p = redaction.add_parser("show", parents=[common], help="detectors, patterns and policy")
+    p.add_argument("--json", action="store_true")
+    p = redaction.add_parser("add-pattern", parents=[common], help="mask a regex as [KIND]")
+    p.add_argument("kind", metavar="KIND", help="placeholder name, e.g. TICKET")
+    p.add_argument("regex", metavar="REGEX", help=r"Python regex, e.g. 'TCK-\d{6}'")
+    p = redaction.add_parser("remove-pattern", parents=[common], help="forget a custom pattern")
+    p.add_argument("kind", metavar="KIND")
+    p = redaction.add_parser(
+        "set-provider-text",
+        parents=[common],
+        help="send the original (default) or the redacted prompts to model providers",
+    )
+    p.add_argument("choice", choices=["original", "redacted"])
+    for name, verb in (("disable", "turn off"), ("enable", "turn back on")):
+        p = redaction.add_parser(
+            name, parents=[common], help=f"{verb} a built-in detector (PHONE or IP only)"
+        )
+        p.add_argument("kind", metavar="KIND")
+    redaction.add_parser("reset", parents=[common], help="back to the built-in detectors only")
+    p = redaction.add_parser("test", parents=[common], help="print TEXT as reviewers see it")
+    p.add_argument("text", metavar="TEXT", help="text to redact ('-' reads standard input)")
+    p.add_argument("--json", action="store_true", help="also list the findings (kind, span)")
+    for action in redaction.choices.values():
+        action.set_defaults(func=cmd_redaction)
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -280,17 +361,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("ingest", parents=[common], help="load a JSONL/CSV/Parquet prompt log")
-    p.add_argument("file")
-    p.add_argument("--name", help="source name (default: file name)")
-    p.add_argument("--prompt-column")
-    p.add_argument("--messages-column")
-    p.add_argument("--system-column")
-    p.add_argument("--id-column")
-    p.add_argument("--response-column", help="logged production answer → variant 'logged'")
-    p.add_argument("--slice", action="append", default=[], help="metadata column (repeatable)")
-    p.add_argument("--json", action="store_true")
-    p.add_argument("--strict", action="store_true", help="exit 3 when any row was rejected")
+    from swapcheck import cli_ingest
+
+    p = cli_ingest.add_parser(sub, common)
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("sources", parents=[common], help="list ingested sources")
@@ -329,6 +402,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--slice", action="append", default=[])
     p.add_argument("--overlap", type=int, default=1, help="reviewers per pair")
     p.add_argument("--margin", type=float, default=0.05, help="non-inferiority margin")
+    p.add_argument(
+        "--where",
+        action="append",
+        default=[],
+        metavar="COLUMN=VALUE",
+        help="only prompts with this slice value (repeatable; values of one column are OR-ed; "
+        "'(missing)' matches prompts without a value)",
+    )
+    p.add_argument("--from", dest="logged_from", help="logged at or after (ISO date/time)")
+    p.add_argument("--to", dest="logged_to", help="logged before; a bare date includes that day")
+    p.add_argument("--search", help="only prompts containing this text (case-insensitive)")
+    p.add_argument("--sample", type=int, help="sample this many prompts (default: all)")
+    p.add_argument("--stratify", action="append", default=[], metavar="COLUMN", help="slice column")
+    p.add_argument("--min-per-stratum", type=int, default=30)
+    p.add_argument("--seed", type=int, default=0, help="sampling seed (same seed, same sample)")
     p.set_defaults(func=cmd_study_create)
     p = study.add_parser("list", parents=[common])
     p.add_argument("--json", action="store_true")
@@ -353,6 +441,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true")
     p.add_argument("--no-votes", action="store_true", help="skip the simulated reviewers")
     p.set_defaults(func=cmd_demo)
+
+    _add_redaction_parser(sub, common)
     return parser
 
 

@@ -1,339 +1,312 @@
-"""Parse JSONL/CSV/Parquet prompt logs into validated, de-duplicated prompts plus rejected rows."""
+"""Ingest a prompt log into the store: inspect it, guess its mapping, stream it through DuckDB."""
 
 from __future__ import annotations
 
 import json
-import math
-from dataclasses import asdict, dataclass
-from datetime import date, datetime
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pandas as pd
 
 from swapcheck.errors import IngestError
-from swapcheck.ingest_formats import RAW_LIMIT, RawRow, read_bytes, read_table
-from swapcheck.ingest_formats import detect_format as _detect_format
-from swapcheck.models import ChatMessages, canonical_json, sha256_hex
+from swapcheck.ingest_answers import attach_answers
+from swapcheck.ingest_files import LogFile, ProgressFn, open_log
+from swapcheck.ingest_lines import fix_row_numbers, reader_rejects
+from swapcheck.ingest_reasons import explain
+from swapcheck.ingest_shapes import TURNS, ColumnMapping, guess_mapping
+from swapcheck.ingest_sql import RAW_LIMIT, Query, normalise_sql, raw_table_sql
+from swapcheck.store import Store
+from swapcheck.store.sources import IngestReport, find_source_by_file_hash, save_staged
 
-ROLES = ("system", "user", "assistant", "tool")
-PROMPT_COLUMNS = (
-    "row_number",
-    "external_id",
-    "messages",
-    "prompt_text",
-    "metadata",
-    "logged_response",
-    "content_hash",
-)
-REJECT_COLUMNS = ("row_number", "reason", "raw")
-
-_MESSAGES_NAMES = ("messages", "conversation", "chat")
-_PROMPT_NAMES = ("prompt", "input", "question", "query", "user_message", "text", "instruction")
-_ID_NAMES = ("id", "prompt_id", "request_id", "custom_id", "uuid")
-_RESPONSE_NAMES = ("response", "output", "completion", "answer", "logged_response", "assistant")
-_SYSTEM_NAMES = ("system", "system_prompt")
-
-
-@dataclass(frozen=True)
-class ColumnMapping:
-    """Which file columns hold the prompt, id, logged answer, system prompt and slices."""
-
-    prompt_column: str | None = None
-    messages_column: str | None = None
-    system_column: str | None = None
-    id_column: str | None = None
-    response_column: str | None = None
-    slice_columns: tuple[str, ...] = ()
-
-    def to_json(self) -> str:
-        return canonical_json(asdict(self))
-
-    @classmethod
-    def from_json(cls, text: str) -> ColumnMapping:
-        data = json.loads(text)
-        data["slice_columns"] = tuple(data.get("slice_columns") or ())
-        return cls(**data)
+SAMPLE_ROWS = 500
+INGEST_MEMORY_LIMIT = "1GB"
+_LABELS = {"jsonl": "line", "json": "element", "csv": "line", "tsv": "line", "parquet": "row"}
 
 
 @dataclass
-class ParsedLog:
-    """Result of parsing one log file; nothing is dropped silently (see ``rows_total``)."""
+class LogSample:
+    """The first rows of a log, for previews and for guessing its mapping."""
 
-    source_name: str
-    file_hash: str
     format: str
     columns: list[str]
-    mapping: ColumnMapping
-    rows_total: int
-    prompts: pd.DataFrame
-    rejects: pd.DataFrame
-    rows_duplicate: int = 0
+    records: list[dict[str, Any]]
+    notes: list[str]
 
 
-class _RowError(Exception):
-    """One row is unusable; the message is the reason shown to the user."""
+@dataclass(frozen=True)
+class IngestOptions:
+    """How to ingest: the source name, near-duplicate collapse and derived slices."""
+
+    source_name: str | None = None
+    near_duplicates: bool = False
+    derived_slices: bool = True
 
 
-def detect_format(path: str | Path) -> str:
-    """'jsonl' (.jsonl/.ndjson/.jsonlines/.json), 'csv' (.csv) or 'parquet' (.parquet/.pq)."""
-    return _detect_format(path)
+def sample_log(path: str | Path, limit: int = SAMPLE_ROWS) -> LogSample:
+    """Columns and the first ``limit`` readable records (nested values kept as Python objects)."""
+    with open_log(path) as log:
+        return _sample(log, limit)
 
 
-def read_columns(path: str | Path, fmt: str | None = None) -> list[str]:
-    """Column names found in the file (for JSONL: every key seen, in first-seen order)."""
-    fmt = fmt or detect_format(path)
-    return read_table(path, fmt, read_bytes(path), limit=0).columns
+def _sample(log: LogFile, limit: int) -> LogSample:
+    records: list[dict[str, Any]] = []
+    con = duckdb.connect()
+    try:
+        if log.format == "jsonl":
+            with log.path.open("rb") as handle:
+                for raw in handle:
+                    if len(records) >= limit:
+                        break
+                    try:
+                        value = json.loads(raw.decode("utf-8").lstrip("\ufeff"))
+                    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+                        continue
+                    if isinstance(value, dict):
+                        records.append(value)
+        else:
+            reader = {
+                "json": "read_json(?, format = 'array', records = false, "
+                "columns = {'value': 'JSON'}, maximum_object_size = 268435456)",
+                "csv": "read_csv(?, all_varchar = true, header = true, ignore_errors = true)",
+                "tsv": "read_csv(?, all_varchar = true, header = true, delim = '\t', "
+                "ignore_errors = true)",
+                "parquet": "read_parquet(?)",
+            }[log.format]
+            select = "value" if log.format == "json" else "to_json(t)"
+            rows = con.execute(
+                f"SELECT {select} FROM {reader} AS t LIMIT {int(limit)}", [str(log.path)]
+            ).fetchall()
+            records = [v for (raw,) in rows if isinstance(v := json.loads(raw), dict)]
+            if log.format in ("csv", "tsv", "parquet"):
+                cur = con.execute(f"SELECT * FROM {reader} AS t LIMIT 0", [str(log.path)])
+                return LogSample(
+                    log.format, [d[0] for d in cur.description or []], records, log.notes
+                )
+    except duckdb.Error as exc:
+        raise _unreadable(log, exc) from exc
+    finally:
+        con.close()
+    columns: dict[str, None] = {}
+    for record in records:
+        columns.update(dict.fromkeys(record))
+    return LogSample(log.format, list(columns), records, log.notes)
 
 
-def preview(path: str | Path, limit: int = 20, fmt: str | None = None) -> pd.DataFrame:
-    """The first ``limit`` readable rows, every value rendered as a string (None for null)."""
-    fmt = fmt or detect_format(path)
-    table = read_table(path, fmt, read_bytes(path), limit=limit)
-    records = [
-        {col: as_text((row.values or {}).get(col)) for col in table.columns}
-        for row in table.rows[:limit]
-    ]
-    return pd.DataFrame(records, columns=table.columns, dtype=object)
+def read_columns(path: str | Path) -> list[str]:
+    return sample_log(path).columns
 
 
-def guess_mapping(columns: list[str]) -> ColumnMapping:
-    """Guess roles from common column names (case-insensitive); the rest become slices."""
-    by_lower: dict[str, str] = {}
-    for col in columns:
-        by_lower.setdefault(col.lower(), col)
-
-    def pick(names: tuple[str, ...], taken: set[str]) -> str | None:
-        for name in names:
-            col = by_lower.get(name)
-            if col is not None and col not in taken:
-                return col
-        return None
-
-    taken: set[str] = set()
-    messages = pick(_MESSAGES_NAMES, taken)
-    prompt = None if messages else pick(_PROMPT_NAMES, taken)
-    taken.update(c for c in (messages, prompt) if c)
-    id_col = pick(_ID_NAMES, taken)
-    taken.update(c for c in (id_col,) if c)
-    response = pick(_RESPONSE_NAMES, taken)
-    taken.update(c for c in (response,) if c)
-    system = pick(_SYSTEM_NAMES, taken)
-    taken.update(c for c in (system,) if c)
-    slices = tuple(c for c in columns if c not in taken)
-    return ColumnMapping(prompt, messages, system, id_col, response, slices)
-
-
-def parse_log(
-    path: str | Path, mapping: ColumnMapping | None = None, source_name: str | None = None
-) -> ParsedLog:
-    """Read, validate and de-duplicate a log file.
-
-    Row numbers: JSONL → the 1-based physical line; CSV → the 1-based physical line of the
-    row's first line (the header is line 1, so the first data row is line 2, and a row with an
-    embedded newline advances the count by its extra lines); Parquet → the 1-based row index.
-    If both ``messages_column`` and ``system_column`` are set and a row's messages already start
-    with a system message, the messages' own system prompt wins and the column is ignored.
-    """
-    p = Path(path)
-    fmt = detect_format(p)
-    raw = read_bytes(p)
-    table = read_table(p, fmt, raw)
-    used = _resolve(mapping or guess_mapping(table.columns), table.columns, p.name)
-    prompts: list[dict[str, Any]] = []
-    rejects: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    duplicates = 0
-    for row in table.rows:
-        try:
-            record = _build(row, used)
-        except _RowError as exc:
-            reason = f"{table.label} {row.row_number}: {exc}"
-            rejects.append({"row_number": row.row_number, "reason": reason, "raw": row.raw})
-            continue
-        if record["content_hash"] in seen:
-            duplicates += 1
-            continue
-        seen.add(record["content_hash"])
-        prompts.append(record)
-    return ParsedLog(
-        source_name=source_name or p.name,
-        file_hash=sha256_hex(raw),
-        format=fmt,
-        columns=table.columns,
-        mapping=used,
-        rows_total=len(table.rows),
-        prompts=_frame(prompts, PROMPT_COLUMNS),
-        rejects=_frame(rejects, REJECT_COLUMNS),
-        rows_duplicate=duplicates,
+def preview(path: str | Path, limit: int = 20) -> pd.DataFrame:
+    """The first ``limit`` readable rows, each value as text (nested values as JSON)."""
+    sample = sample_log(path, limit)
+    return pd.DataFrame(
+        [{c: _as_text(r.get(c)) for c in sample.columns} for r in sample.records[:limit]],
+        columns=sample.columns,
+        dtype=object,
     )
 
 
-def _frame(records: list[dict[str, Any]], columns: tuple[str, ...]) -> pd.DataFrame:
-    frame = pd.DataFrame(records, columns=list(columns), dtype=object)
-    frame["row_number"] = frame["row_number"].astype("int64")
-    return frame
+def suggest_mapping(path: str | Path) -> ColumnMapping:
+    sample = sample_log(path)
+    return guess_mapping(sample.columns, sample.records)
 
 
-def _resolve(mapping: ColumnMapping, columns: list[str], name: str) -> ColumnMapping:
-    """Check every mapped column exists (case-insensitive fallback) and one prompt source."""
-    found = ", ".join(columns) or "(none)"
+def _as_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def ingest_log(
+    store: Store,
+    path: str | Path,
+    mapping: ColumnMapping | None = None,
+    options: IngestOptions | None = None,
+    progress: ProgressFn | None = None,
+) -> IngestReport:
+    """Read, validate, de-duplicate and store a log; rejected rows go to quarantine.
+
+    Row numbers: JSONL/CSV/TSV → the 1-based physical line (a CSV header is line 1; a quoted
+    value with newlines advances the count), JSON array → element index, Parquet → row index.
+    """
+    options = options or IngestOptions()
+    with open_log(path, progress) as log:
+        known = find_source_by_file_hash(store, log.file_hash)
+        if known is not None:
+            return known
+        sample = _sample(log, SAMPLE_ROWS)
+        used = resolve_mapping(mapping or guess_mapping(sample.columns, sample.records), sample, log)
+        name = options.source_name or log.name
+        with store.transaction() as cur, _ingest_settings(cur):
+            if not used.prompt_column and not used.messages_column:
+                report = attach_answers(cur, log, name, used, sample.columns)
+                if progress:
+                    progress(1.0, "done")
+                return report
+            _stage(cur, log, used, sample.columns, progress)
+            rejects = _rejects(cur, log, used, len(sample.columns))
+            if progress:
+                progress(0.85, "storing prompts")
+            report = save_staged(
+                cur, log, name, used, rejects, near_duplicates=options.near_duplicates,
+                derived=options.derived_slices,
+            )  # fmt: skip
+            cur.execute("DROP TABLE IF EXISTS staged")
+        if progress:
+            progress(1.0, "done")
+        return report
+
+
+@contextmanager
+def _ingest_settings(cur: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """UTC for naive timestamps; a memory cap so big files spill to disk instead of RAM."""
+    old = cur.execute(
+        "SELECT current_setting('memory_limit'), current_setting('preserve_insertion_order')"
+    ).fetchall()[0]
+    cur.execute("SET TimeZone = 'UTC'")
+    cur.execute(f"SET memory_limit = '{INGEST_MEMORY_LIMIT}'")
+    cur.execute("SET preserve_insertion_order = false")  # rows carry their own number
+    try:
+        yield
+    finally:
+        cur.execute("SET memory_limit = ?", [old[0]])
+        cur.execute("SET preserve_insertion_order = ?", [old[1]])
+
+
+def resolve_mapping(mapping: ColumnMapping, sample: LogSample, log: LogFile) -> ColumnMapping:
+    """Check every mapped field exists (case-insensitive fallback) and one prompt source."""
+    found = ", ".join(sample.columns) or "(none)"
+    top = set(sample.columns)
 
     def real(col: str | None, option: str) -> str | None:
-        if col is None or col in columns:
+        if col is None or col in top:
             return col
-        matches = [c for c in columns if c.lower() == col.lower()]
+        head = col.split(".")[0].split("[")[0]
+        if log.format in ("jsonl", "json") and head in top and head != col:
+            return col  # a nested path such as body.messages
+        matches = [c for c in sample.columns if c.lower() == col.lower()]
         if len(matches) == 1:
             return matches[0]
         raise IngestError(
-            f"{name}: column {col!r} (given as {option}) is not in the file.",
+            f"{log.name}: column {col!r} (given as {option}) is not in the file.",
             f"pick one of the columns found: {found}",
         )
 
+    if mapping.turn not in TURNS:
+        raise IngestError(f"turn {mapping.turn!r} is not one of {TURNS}.", "use last or first")
     resolved = ColumnMapping(
-        prompt_column=real(mapping.prompt_column, "--prompt-column"),
-        messages_column=real(mapping.messages_column, "--messages-column"),
-        system_column=real(mapping.system_column, "--system-column"),
-        id_column=real(mapping.id_column, "--id-column"),
-        response_column=real(mapping.response_column, "--response-column"),
-        slice_columns=tuple(str(real(c, "--slice-column")) for c in mapping.slice_columns),
+        prompt_column=None if mapping.messages_column else real(mapping.prompt_column, "prompt"),
+        messages_column=real(mapping.messages_column, "messages"),
+        system_column=real(mapping.system_column, "system"),
+        id_column=real(mapping.id_column, "id"),
+        response_column=real(mapping.response_column, "response"),
+        slice_columns=tuple(str(real(c, "slice")) for c in mapping.slice_columns),
+        timestamp_column=real(mapping.timestamp_column, "timestamp"),
+        turn=mapping.turn,
+        shape=mapping.shape,
     )
-    if not resolved.prompt_column and not resolved.messages_column:
+    answers_only = bool(resolved.id_column and resolved.response_column)
+    if not resolved.prompt_column and not resolved.messages_column and not answers_only:
         raise IngestError(
-            f"{name}: no prompt or messages column found.",
-            f"pass --prompt-column or --messages-column; columns found: {found}",
+            f"{log.name}: no prompt or messages column found.",
+            f"map the prompt (--prompt-column) or chat messages (--messages-column); "
+            f"columns found: {found}",
         )
     return resolved
 
 
-def as_text(value: Any) -> str | None:
-    """Render a cell as a string: bools as true/false, structures as canonical JSON."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, dict | list | tuple):
-        return canonical_json(value if not isinstance(value, tuple) else list(value))
-    if isinstance(value, bytes):
-        return value.decode("utf-8", errors="replace")
-    return str(value)
+def _stage(
+    cur: duckdb.DuckDBPyConnection,
+    log: LogFile,
+    mapping: ColumnMapping,
+    columns: list[str],
+    progress: ProgressFn | None,
+) -> None:
+    """Run the one-pass normalising scan into temp table ``staged``, reporting its progress."""
+    for table in ("staged", "ingest_raw", "ingest_reject_errors", "ingest_reject_scans"):
+        cur.execute(f"DROP TABLE IF EXISTS {table}")
+    first = Query()
+    numbering = raw_table_sql(log, first)
+    q = Query()
+    sql = normalise_sql(log, mapping, columns, {}, q)
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(0.25):
+            try:
+                share = cur.query_progress()
+            except duckdb.Error:
+                return
+            if progress and share >= 0:
+                progress(0.1 + 0.75 * share / 100, f"reading {log.name}")
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        if numbering:
+            cur.execute(numbering, first.params)
+        cur.execute(sql, q.params)
+        cur.execute("DROP TABLE IF EXISTS ingest_raw")
+        cur.execute("DELETE FROM staged WHERE code = 'blank'")
+    except duckdb.Error as exc:
+        raise _unreadable(log, exc) from exc
+    finally:
+        done.set()
+        watcher.join()
 
 
-def _stripped(value: Any) -> str | None:
-    text = as_text(value)
-    return text.strip() or None if text is not None else None
+def _rejects(
+    cur: duckdb.DuckDBPyConnection, log: LogFile, mapping: ColumnMapping, ncols: int
+) -> pd.DataFrame:
+    """Rejected rows with physical row numbers, field and reason (reasons built in Python)."""
+    from_reader = reader_rejects(cur, log)
+    fix_row_numbers(cur, log, from_reader, ncols)
+    rows = cur.execute("SELECT ord, code, raw FROM staged WHERE code IS NOT NULL ORDER BY ord")
+    label = _LABELS[log.format]
+    records = []
+    for ord_, code, raw in rows.fetchall():
+        field, problem = explain(code, raw or "", mapping)
+        records.append((int(ord_), field, problem, raw or ""))
+    records += [(r.row_number, r.field, r.problem, r.raw) for r in from_reader]
+    if log.truncation_error is not None:
+        records.append((log.lines + 1, "(file)", log.truncation_error, ""))
+    frame = pd.DataFrame(records, columns=["row_number", "field", "problem", "raw"])
+    frame = frame.sort_values("row_number", kind="stable").reset_index(drop=True)
+    frame["reason"] = [
+        f"{log.name} {label} {n}, field '{f}': {p}"
+        for n, f, p in zip(frame["row_number"], frame["field"], frame["problem"], strict=True)
+    ]
+    frame["raw"] = frame["raw"].map(lambda r: r[:RAW_LIMIT])
+    return frame[["row_number", "field", "reason", "raw"]]
 
 
-def _build(row: RawRow, m: ColumnMapping) -> dict[str, Any]:
-    if row.values is None:
-        raise _RowError(row.error or "could not be read")
-    values = row.values
-    if m.messages_column:
-        messages = _messages(values.get(m.messages_column), m.messages_column)
-    else:
-        prompt = values.get(m.prompt_column or "")
-        if isinstance(prompt, dict | list):
-            raise _RowError(
-                f"prompt column '{m.prompt_column}' holds JSON, not text — "
-                "map it with --messages-column or store plain text"
-            )
-        text = as_text(prompt)
-        if text is None or not text.strip():
-            raise _RowError(
-                f"prompt column '{m.prompt_column}' is empty — every row needs a prompt"
-            )
-        messages = [{"role": "user", "content": text}]
-    if m.system_column:
-        system = as_text(values.get(m.system_column))
-        if system and system.strip() and messages[0]["role"] != "system":
-            messages.insert(0, {"role": "system", "content": system})
-    metadata = {col: _stripped(values.get(col)) for col in m.slice_columns}
-    response = as_text(values.get(m.response_column)) if m.response_column else None
-    response = response if response and response.strip() else None
-    content = {"messages": messages, "metadata": metadata, "logged_response": response}
-    return {
-        "row_number": row.row_number,
-        "external_id": _stripped(values.get(m.id_column)) if m.id_column else None,
-        "messages": canonical_json(messages),
-        "prompt_text": messages[-1]["content"],
-        "metadata": canonical_json(metadata),
-        "logged_response": response,
-        "content_hash": sha256_hex(canonical_json(content)),
-    }
-
-
-def _messages(value: Any, column: str) -> ChatMessages:
-    """Normalise an OpenAI-style chat (JSON text or list of dicts) to string-content messages."""
-    if isinstance(value, str):
-        if not value.strip():
-            raise _RowError(f"messages column '{column}' is empty — every row needs a prompt")
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError as exc:
-            raise _RowError(
-                f"messages column '{column}' is not valid JSON ({exc.msg}) — "
-                "store a JSON list of {role, content} objects"
-            ) from exc
-    if value is None:
-        raise _RowError(f"messages column '{column}' is empty — every row needs a prompt")
-    if not isinstance(value, list | tuple) or not value:
-        raise _RowError(
-            f"messages column '{column}' must be a non-empty list of {{role, content}} objects"
-        )
-    messages = [_message(i, item) for i, item in enumerate(value)]
-    if messages[-1]["role"] != "user":
-        raise _RowError(
-            f"last message must come from the user (got '{messages[-1]['role']}') "
-            "— drop the trailing turn or log the request before the answer"
-        )
-    if not messages[-1]["content"].strip():
-        raise _RowError(
-            f"messages[{len(messages) - 1}] (the user prompt) is empty — every row needs a prompt"
-        )
-    return messages
-
-
-def _message(i: int, item: Any) -> dict[str, str]:
-    if not isinstance(item, dict):
-        raise _RowError(f"messages[{i}] must be an object with role and content")
-    role = item.get("role")
-    if role not in ROLES:
-        raise _RowError(
-            f"messages[{i}].role {role!r} is not one of {'/'.join(ROLES)} — fix the role"
-        )
-    content = item.get("content")
-    if content is None and role == "assistant":
-        content = ""  # assistant turns that only made tool calls have null content
-    if isinstance(content, list | tuple):
-        content = "\n".join(_part(i, j, part) for j, part in enumerate(content))
-    if not isinstance(content, str):
-        raise _RowError(f"messages[{i}].content must be text or a list of text parts")
-    return {"role": str(role), "content": content}
-
-
-def _part(i: int, j: int, part: Any) -> str:
-    if isinstance(part, str):
-        return part
-    kind = part.get("type") if isinstance(part, dict) else type(part).__name__
-    if kind == "text" and isinstance(part.get("text"), str):
-        return str(part["text"])
-    raise _RowError(
-        f"messages[{i}].content[{j}] has type {kind!r}; only text parts are "
-        "supported — remove non-text parts (images, audio, files)"
+def _unreadable(log: LogFile, exc: Exception) -> IngestError:
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    what = {"jsonl": "JSON Lines", "json": "a JSON array", "csv": "CSV", "tsv": "TSV"}.get(
+        log.format, "Parquet"
+    )
+    return IngestError(
+        f"{log.name} could not be read as {what}: {first}",
+        f"check that the file really is {what} (open it in an editor or export it again)",
     )
 
 
 __all__ = [
-    "RAW_LIMIT",
     "ColumnMapping",
-    "ParsedLog",
-    "detect_format",
+    "IngestOptions",
+    "LogSample",
     "guess_mapping",
-    "parse_log",
+    "ingest_log",
     "preview",
     "read_columns",
+    "resolve_mapping",
+    "sample_log",
+    "suggest_mapping",
 ]

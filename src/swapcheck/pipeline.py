@@ -12,15 +12,17 @@ import pandas as pd
 
 from swapcheck.errors import ConfigError
 from swapcheck.generate import GenerationReport, GenerationSettings, generate
-from swapcheck.ingest import ColumnMapping, parse_log
+from swapcheck.ingest import ColumnMapping, IngestOptions, ingest_log
+from swapcheck.ingest_files import ProgressFn as IngestProgressFn
 from swapcheck.models import LOGGED_VARIANT
 from swapcheck.providers import make_provider
+from swapcheck.redaction_config import load_redaction_config
 from swapcheck.stats import slice_tables, summarize
 from swapcheck.store import Store
 from swapcheck.store.evaluations import run_evaluators
 from swapcheck.store.judgments import judgments_frame
 from swapcheck.store.responses import pending_jobs, response_status, write_responses
-from swapcheck.store.sources import IngestReport, find_source_by_file_hash, save_parsed_log
+from swapcheck.store.sources import IngestReport
 from swapcheck.store.studies import Study, study_prompt_ids
 from swapcheck.store.variants import get_variant
 
@@ -33,16 +35,17 @@ def ingest_file(
     path: str | os.PathLike[str],
     mapping: ColumnMapping | None = None,
     source_name: str | None = None,
+    *,
+    near_duplicates: bool = False,
+    derived_slices: bool = True,
+    progress: IngestProgressFn | None = None,
 ) -> IngestReport:
-    """Parse a log file with DuckDB's readers and store it; bad rows go to quarantine.
+    """Stream a log file through DuckDB into the store; bad rows go to quarantine.
 
     A file whose exact bytes were ingested before is recognised by its hash before parsing.
     """
-    known = find_source_by_file_hash(store, file_sha256(path))
-    if known is not None:
-        return known
-    parsed = parse_log(path, mapping=mapping, source_name=source_name)
-    return save_parsed_log(store, parsed)
+    options = IngestOptions(source_name, near_duplicates, derived_slices)
+    return ingest_log(store, path, mapping, options, progress)
 
 
 def file_sha256(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
@@ -87,6 +90,8 @@ def generate_study(
     """Answer every prompt of the study that lacks a successful answer, for each variant."""
     settings = settings or GenerationSettings()
     prompt_ids = study_prompt_ids(store, study)
+    # original or redacted text, as the project's redaction policy says (hashed as sent)
+    prepare = load_redaction_config(store).provider_messages()
     result = StudyGenerationReport()
     for name in variants or list(study.variants):
         if name not in study.variants:
@@ -103,7 +108,7 @@ def generate_study(
                 f"{status['missing']} prompts have none and cannot be paired)"
             )
             continue
-        jobs = pending_jobs(store, variant, prompt_ids)
+        jobs = pending_jobs(store, variant, prompt_ids, prepare=prepare)
         provider = make_provider(variant)
 
         def report_progress(done: int, total: int, _name: str = name) -> None:

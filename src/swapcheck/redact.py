@@ -12,6 +12,11 @@ from swapcheck.errors import ConfigError
 from swapcheck.redact_detectors import PHONE_DETECTOR, PRIMARY_DETECTORS
 
 BUILTIN_KINDS: tuple[str, ...] = ("EMAIL", "PHONE", "CARD", "IBAN", "IP", "SECRET")
+DISABLEABLE_KINDS: tuple[str, ...] = ("PHONE", "IP")
+"""Built-in detectors a team may turn off: their matches are often not personal in some products
+(company hotlines, order numbers shaped like phones; server addresses in an ops tool). EMAIL and
+IBAN are precise and nearly always personal, CARD (PCI scope) and SECRET (credentials) are never
+needed to judge an answer: those four always run."""
 _KIND_RE = re.compile(r"[A-Z0-9_]{1,24}")
 _MASK_FILL = "\x00"
 
@@ -104,12 +109,13 @@ def compile_custom(patterns: Sequence[tuple[str, str]]) -> tuple[tuple[str, str]
             raise ConfigError(
                 f"Custom redaction pattern {kind} ({regex!r}) is not a valid regular "
                 f"expression: {exc}.",
-                "Fix the regex (Python `re` syntax) or remove the pattern.",
+                f"Fix the regex of pattern {kind} (Python `re` syntax), or remove {kind}.",
             ) from exc
         if compiled.match("") is not None:
             raise ConfigError(
                 f"Custom redaction pattern {kind} ({regex!r}) matches the empty string.",
-                "Make the regex require at least one character, e.g. use + instead of *.",
+                f"Make the regex of pattern {kind} require at least one character, e.g. use "
+                "+ instead of *.",
             )
         result.append((kind, regex))
     return tuple(result)
@@ -129,9 +135,20 @@ class Redactor:
     """
 
     custom_patterns: tuple[tuple[str, str], ...] = ()
+    disabled_kinds: frozenset[str] = frozenset()
+    """Built-in detectors not to run; only :data:`DISABLEABLE_KINDS` may be listed."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "custom_patterns", compile_custom(self.custom_patterns))
+        disabled = frozenset(str(k).strip().upper() for k in self.disabled_kinds)
+        refused = sorted(disabled - set(DISABLEABLE_KINDS))
+        if refused:
+            raise ConfigError(
+                f"The {', '.join(refused)} detector cannot be turned off.",
+                f"Only {' and '.join(DISABLEABLE_KINDS)} can be turned off; EMAIL, IBAN, CARD "
+                "and SECRET always run.",
+            )
+        object.__setattr__(self, "disabled_kinds", disabled)
 
     @property
     def kinds(self) -> tuple[str, ...]:
@@ -156,10 +173,13 @@ class Redactor:
             )
             priority += 1
         for kind, detector in PRIMARY_DETECTORS:
-            candidates.extend((start, end, priority, kind) for start, end in detector(text))
+            if kind not in self.disabled_kinds:
+                candidates.extend((start, end, priority, kind) for start, end in detector(text))
             priority += 1
         primary = _resolve(candidates)
         phone_kind, phone_detector = PHONE_DETECTOR
+        if phone_kind in self.disabled_kinds:
+            return primary
         masked = _mask(text, [(f.start, f.end) for f in primary])
         phones = [Finding(phone_kind, start, end) for start, end in phone_detector(masked)]
         if not phones:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from swapcheck.errors import ReviewError
+from swapcheck.errors import ConfigError, ReviewError
 from swapcheck.models import sha256_hex
-from swapcheck.redact import DEFAULT_REDACTOR
+from swapcheck.redact import Redactor
+from swapcheck.redaction_config import redactor_for
 from swapcheck.store import Store
 from swapcheck.store.judgments import (
     append_judgment,
@@ -77,23 +78,57 @@ def next_item(
     return item_for(store, study, pair_id, reviewer)
 
 
+def reviewer_redactor(store: Store) -> Redactor:
+    """The configured redactor; a broken configuration stops the review instead of leaking.
+
+    The reason is not shown to the reviewer (a custom pattern may itself spell out a value).
+    """
+    try:
+        return redactor_for(store)
+    except ConfigError as exc:
+        raise ReviewError(
+            "The redaction settings are invalid, so no pair can be shown.",
+            "Ask the study owner to fix them on the Privacy page (swapcheck redaction show).",
+        ) from exc
+
+
 def item_for(store: Store, study: Study, pair_id: str, reviewer: str) -> ReviewItem:
     """The blinded view of one pair for one reviewer, with personal data and secrets masked.
 
-    The stored prompt and answers keep the original text (generation needs it); reviewers only
-    ever get this redacted copy, answers included, since models echo what the prompt contained.
+    The stored prompt and answers keep the original text (generation may need it); reviewers
+    only ever get this copy, redacted with the project's configured redactor: every turn of the
+    conversation (system prompt and earlier turns included) and both answers, since models echo
+    what the prompt contained. Messages keep only ``role`` and ``content``, so no other field of
+    a logged message can reach the page.
     """
+    redactor = reviewer_redactor(store)
     content = pair_content(store, study, pair_id)
     if left_role_for(study, pair_id, reviewer) == "candidate":
         left, right = content.candidate_text, content.baseline_text
     else:
         left, right = content.baseline_text, content.candidate_text
+    shown = [
+        {"role": str(m.get("role", "user")), "content": m.get("content")} for m in content.messages
+    ]
     return ReviewItem(
         pair_id=pair_id,
-        messages=DEFAULT_REDACTOR.redact_messages(content.messages),
-        left_text=DEFAULT_REDACTOR.redact(left),
-        right_text=DEFAULT_REDACTOR.redact(right),
+        messages=[
+            {"role": m["role"], "content": _as_text(m["content"])}
+            for m in redactor.redact_messages(shown)
+        ],
+        left_text=redactor.redact(left or ""),
+        right_text=redactor.redact(right or ""),
     )
+
+
+def _as_text(content: object) -> str:
+    """Redacted message content as one string (text parts joined; nothing else is shown)."""
+    if content is None:
+        return ""
+    if isinstance(content, list):
+        texts = [p.get("text") if isinstance(p, dict) else p for p in content]
+        return "\n".join(t for t in texts if isinstance(t, str))
+    return str(content)
 
 
 def skip_item(store: Store, study: Study, reviewer: str, pair_id: str) -> None:
@@ -119,6 +154,8 @@ def submit_judgment(
             f"The comment is {len(comment)} characters long.",
             f"Shorten it to at most {MAX_COMMENT} characters.",
         )
+    if comment:  # reviewers saw placeholders; a value they typed in stays out of the results
+        comment = reviewer_redactor(store).redact(comment)
     pair_content(store, study, pair_id)  # raises NotFoundError for a foreign or unready pair
     if has_judged(store, study, pair_id, reviewer):
         return None

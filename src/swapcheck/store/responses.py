@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 
 import pandas as pd
 
-from swapcheck.models import GenerationJob, ResponseRecord, VariantConfig
+from swapcheck.models import ChatMessages, GenerationJob, ResponseRecord, VariantConfig
 from swapcheck.store.connection import Store, first_row
 
 _FIELDS = (
@@ -46,9 +46,17 @@ def write_responses(store: Store, records: Sequence[ResponseRecord]) -> None:
 
 
 def pending_jobs(
-    store: Store, variant: VariantConfig, prompt_ids: Sequence[str]
+    store: Store,
+    variant: VariantConfig,
+    prompt_ids: Sequence[str],
+    prepare: Callable[[ChatMessages], ChatMessages] | None = None,
 ) -> list[GenerationJob]:
-    """Jobs for the prompts that have no successful answer for this exact request yet."""
+    """Jobs for the prompts that have no successful answer for this exact request yet.
+
+    ``prepare`` turns stored messages into the messages to send (e.g. redacted); the jobs carry
+    the prepared messages and the request hash is compared over them, so an answer counts as
+    done only for the text that was actually sent.
+    """
     if not prompt_ids:
         return []
     with store.cursor() as cur:
@@ -63,6 +71,8 @@ def pending_jobs(
     jobs: list[GenerationJob] = []
     for prompt_id, messages_json, stored_hash, error, text in rows:
         messages = json.loads(messages_json)
+        if prepare is not None:
+            messages = prepare(messages)
         done = text is not None and error is None and stored_hash == variant.request_hash(messages)
         if not done:
             jobs.append(GenerationJob(prompt_id=prompt_id, messages=messages))

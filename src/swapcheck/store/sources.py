@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import duckdb
 import pandas as pd
 
-from swapcheck.errors import NotFoundError
-from swapcheck.models import LOGGED_VARIANT, sha256_hex
+from swapcheck.errors import IngestError, NotFoundError
+from swapcheck.models import LOGGED_VARIANT, canonical_json
 from swapcheck.store.connection import Store, first_row
-from swapcheck.store.variants import ensure_logged_variant
+from swapcheck.store.variants import ensure_logged_variant_on
 
 if TYPE_CHECKING:
-    from swapcheck.ingest import ParsedLog
+    from swapcheck.ingest_files import LogFile
+    from swapcheck.ingest_shapes import ColumnMapping
 
 
 @dataclass
@@ -30,6 +32,8 @@ class IngestReport:
     logged_responses: int
     already_ingested: bool = False
     rejects: pd.DataFrame = field(default_factory=pd.DataFrame)
+    notes: list[str] = field(default_factory=list)
+    replaced_version: bool = False  # a re-ingest of a source with this name (e.g. a fixed file)
 
     def summary(self) -> str:
         if self.already_ingested:
@@ -37,11 +41,20 @@ class IngestReport:
                 f"{self.source_name}: already ingested (same file content as source "
                 f"{self.source_id}); nothing added."
             )
+        again = " (new version of this source)" if self.replaced_version else ""
         return (
-            f"{self.source_name}: {self.rows_total} rows read, {self.rows_ingested} new prompts, "
-            f"{self.rows_duplicate} duplicates, {self.rows_rejected} rejected, "
+            f"{self.source_name}{again}: {self.rows_total} rows read, {self.rows_ingested} new "
+            f"prompts, {self.rows_duplicate} duplicates, {self.rows_rejected} rejected, "
             f"{self.logged_responses} logged answers."
         )
+
+
+# Prompts equal after lower-casing, digits → 0 and collapsing whitespace (also the \n, \t and
+# \r escapes inside the JSON text), within the same metadata, are one near-duplicate cluster.
+NEAR_DUPLICATE_KEY = (
+    r"md5(regexp_replace(regexp_replace(lower(messages), '[0-9]+', '0', 'g'), "
+    r"'(\s|\\n|\\t|\\r)+', ' ', 'g') || metadata)"
+)
 
 
 def prompt_id_for(content_hash: str) -> str:
@@ -75,81 +88,133 @@ def find_source_by_file_hash(store: Store, file_hash: str) -> IngestReport | Non
     )
 
 
-def save_parsed_log(store: Store, parsed: ParsedLog) -> IngestReport:
-    """Store a parsed log in one transaction; re-saving the same file content adds nothing."""
-    source_id = source_id_for(parsed.file_hash)
-    known = find_source_by_file_hash(store, parsed.file_hash)
-    if known is not None:
-        return known
+def _count(cur: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> int:
+    return int(cur.execute(sql, params or []).fetchall()[0][0])
 
-    prompts = parsed.prompts.copy()
-    prompts["prompt_id"] = prompts["content_hash"].map(prompt_id_for)
-    prompts["source_id"] = source_id
-    has_logged = prompts["logged_response"].notna()
-    if has_logged.any():
-        ensure_logged_variant(store)
-    rejects = parsed.rejects.copy()
-    rejects["source_id"] = source_id
-    rejects["source_name"] = parsed.source_name
-    logged = prompts.loc[has_logged, ["prompt_id", "logged_response"]].copy()
-    logged["variant"] = LOGGED_VARIANT
-    logged["request_hash"] = logged["prompt_id"].map(lambda pid: sha256_hex(f"logged:{pid}"))
 
-    with store.transaction() as cur:
-        before = cur.execute("SELECT count(*) FROM prompts").fetchall()[0][0]
-        cur.register("incoming_prompts", prompts)
-        cur.execute(
-            "INSERT INTO prompts (prompt_id, source_id, row_number, external_id, messages, "
-            "prompt_text, metadata) SELECT prompt_id, source_id, row_number, external_id, "
-            "messages, prompt_text, metadata FROM incoming_prompts ON CONFLICT DO NOTHING"
+def save_staged(
+    cur: duckdb.DuckDBPyConnection,
+    log: LogFile,
+    name: str,
+    mapping: ColumnMapping,
+    rejects: pd.DataFrame,
+    *,
+    near_duplicates: bool = False,
+    derived: bool = True,
+) -> IngestReport:
+    """Store the rows in temp table ``staged`` (inside the caller's transaction).
+
+    Exact duplicates (same conversation, metadata and logged answer) are stored once; with
+    ``near_duplicates`` prompts equal after normalising case, whitespace and digits are too.
+    Either way ``weight`` counts the log rows a stored prompt stands for. A source with the
+    same name is a new version of it (e.g. the file after fixing rejected rows): its
+    quarantine is replaced and only prompts not stored yet are added.
+    """
+    valid = _count(cur, "SELECT count(*) FROM staged WHERE code IS NULL")
+    rows_total = valid + len(rejects)  # rejects: staged rows, reader rejects, a truncation
+    if rows_total == 0:
+        raise IngestError(
+            f"{log.name} has no data rows (only a header, or blank lines).",
+            "export the log again with its rows; nothing was stored",
         )
-        ingested = cur.execute("SELECT count(*) FROM prompts").fetchall()[0][0] - before
-        cur.unregister("incoming_prompts")
-        n_logged = 0
-        if len(logged):
-            cur.register("incoming_logged", logged)
-            before_r = cur.execute("SELECT count(*) FROM responses").fetchall()[0][0]
-            cur.execute(
-                "INSERT INTO responses (prompt_id, variant, request_hash, text, finish_reason) "
-                "SELECT prompt_id, variant, request_hash, logged_response, 'logged' "
-                "FROM incoming_logged ON CONFLICT DO NOTHING"
-            )
-            n_logged = cur.execute("SELECT count(*) FROM responses").fetchall()[0][0] - before_r
-            cur.unregister("incoming_logged")
-        if len(rejects):
-            cur.register("incoming_rejects", rejects)
-            cur.execute(
-                "INSERT INTO quarantine (source_id, source_name, row_number, reason, raw) "
-                "SELECT source_id, source_name, row_number, reason, raw FROM incoming_rejects"
-            )
-            cur.unregister("incoming_rejects")
-        duplicates = parsed.rows_duplicate + (len(prompts) - ingested)
-        cur.execute(
-            "INSERT INTO sources (source_id, name, file_hash, format, mapping, rows_total, "
-            "rows_ingested, rows_duplicate, rows_rejected) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                source_id,
-                parsed.source_name,
-                parsed.file_hash,
-                parsed.format,
-                parsed.mapping.to_json(),
-                parsed.rows_total,
-                ingested,
-                duplicates,
-                len(rejects),
-            ],
+    if valid == 0:
+        shown = "; ".join(rejects["reason"].head(3)) if len(rejects) else "the file has no rows"
+        raise IngestError(
+            f"{log.name}: no usable rows ({len(rejects)} rejected). First problems: {shown}",
+            "fix the rows (or the column mapping) and ingest again; nothing was stored",
         )
+    previous = first_row(cur.execute("SELECT source_id FROM sources WHERE name = ?", [name]))
+    source_id = previous[0] if previous else source_id_for(log.file_hash)
+    key = NEAR_DUPLICATE_KEY if near_duplicates else "content_hash"
+    # One small table of representatives (first row of each key) instead of a second copy.
+    cur.execute(
+        "CREATE OR REPLACE TEMP TABLE keep AS SELECT min(ord) AS ord, count(*) AS weight "
+        f"FROM staged WHERE code IS NULL GROUP BY {key}"
+    )
+    cur.execute(
+        "CREATE OR REPLACE TEMP VIEW chosen AS SELECT s.*, 'p_' || s.content_hash[1:20] AS "
+        "prompt_id, k.weight FROM staged s JOIN keep k USING (ord)"
+    )
+    derived_cols = _derived_columns(cur) if derived else {}
+    patch = (
+        "json_merge_patch(c.metadata, json_object("
+        + ", ".join(f"?, {expr}" for expr in derived_cols.values())
+        + "))"
+        if derived_cols
+        else "c.metadata"
+    )
+    before = _count(cur, "SELECT count(*) FROM prompts")
+    cur.execute(
+        "INSERT INTO prompts (prompt_id, source_id, row_number, external_id, messages, "
+        "prompt_text, metadata, conversation, logged_at, weight, context_has_model_output) "
+        f"SELECT c.prompt_id, ?, c.ord, c.external_id, c.messages, c.prompt_text, {patch}, "
+        "c.conversation, c.logged_at, c.weight, c.context_has_model_output FROM chosen c "
+        "ANTI JOIN prompts p ON p.prompt_id = c.prompt_id",
+        [source_id, *derived_cols],
+    )
+    ingested = _count(cur, "SELECT count(*) FROM prompts") - before
+    logged = 0
+    if _count(cur, "SELECT count(*) FROM chosen WHERE logged_response IS NOT NULL"):
+        ensure_logged_variant_on(cur)
+        before_r = _count(cur, "SELECT count(*) FROM responses")
+        cur.execute(
+            "INSERT INTO responses (prompt_id, variant, request_hash, text, finish_reason) "
+            "SELECT prompt_id, ?, sha256('logged:' || prompt_id), logged_response, 'logged' "
+            "FROM chosen WHERE logged_response IS NOT NULL ON CONFLICT DO NOTHING",
+            [LOGGED_VARIANT],
+        )
+        logged = _count(cur, "SELECT count(*) FROM responses") - before_r
+    slices = list(mapping.slice_columns) + [c for c in derived_cols if c not in mapping.slice_columns]
+    options = canonical_json({"near_duplicates": near_duplicates, "derived_slices": derived})
+    counts = [log.file_hash, log.format, mapping.to_json(), rows_total, ingested,
+              valid - ingested, len(rejects), canonical_json(slices), options]  # fmt: skip
+    if previous:
+        cur.execute("DELETE FROM quarantine WHERE source_id = ?", [source_id])
+        cur.execute(
+            "UPDATE sources SET file_hash = ?, format = ?, mapping = ?, rows_total = ?, "
+            "rows_ingested = rows_ingested + ?, rows_duplicate = ?, rows_rejected = ?, "
+            "slice_columns = ?, options = ?, updated_at = current_timestamp WHERE source_id = ?",
+            [*counts, source_id],
+        )
+    else:
+        cur.execute(
+            "INSERT INTO sources (file_hash, format, mapping, rows_total, rows_ingested, "
+            "rows_duplicate, rows_rejected, slice_columns, options, source_id, name) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [*counts, source_id, name],
+        )
+    _store_rejects(cur, rejects, source_id, name)
+    cur.execute("DROP VIEW IF EXISTS chosen")
+    cur.execute("DROP TABLE IF EXISTS keep")
     return IngestReport(
         source_id=source_id,
-        source_name=parsed.source_name,
-        file_hash=parsed.file_hash,
-        rows_total=parsed.rows_total,
+        source_name=name,
+        file_hash=log.file_hash,
+        rows_total=rows_total,
         rows_ingested=ingested,
-        rows_duplicate=duplicates,
+        rows_duplicate=valid - ingested,
         rows_rejected=len(rejects),
-        logged_responses=n_logged,
-        rejects=parsed.rejects,
+        logged_responses=logged,
+        rejects=rejects,
+        notes=list(log.notes),
+        replaced_version=previous is not None,
     )
+
+
+def _derived_columns(cur: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """Derived slice name → SQL over ``c`` (the chosen rows), e.g. language, prompt length."""
+    from swapcheck.derived_slices import derived_slice_sql
+
+    span = cur.execute(
+        "SELECT date_diff('second', min(logged_at), max(logged_at)) / 86400.0, "
+        "count(logged_at) FROM chosen"
+    ).fetchall()[0]
+    has_time = bool(span[1])
+    exprs = derived_slice_sql(
+        "c.prompt_text", "c.user_turns", "c.logged_at" if has_time else None,
+        float(span[0]) if has_time and span[0] is not None else None,
+    )  # fmt: skip
+    return exprs
 
 
 def list_sources(store: Store) -> pd.DataFrame:
@@ -177,30 +242,108 @@ def resolve_source_ids(store: Store, names_or_ids: list[str]) -> list[str]:
 
 
 def slice_columns_of(store: Store, source_ids: list[str]) -> list[str]:
-    """Slice columns present in every one of the given sources' mappings."""
+    """Slice columns (metadata and derived) present in every one of the given sources."""
     import json
 
     with store.cursor() as cur:
         rows = cur.execute(
-            "SELECT mapping FROM sources WHERE list_contains(?, source_id)", [source_ids]
+            "SELECT coalesce(slice_columns, mapping->'slice_columns') FROM sources "
+            "WHERE list_contains(?, source_id) ORDER BY ingested_at",
+            [source_ids],
         ).fetchall()
-    sets = [set(json.loads(r[0]).get("slice_columns", [])) for r in rows]
-    if not sets:
+    lists = [json.loads(r[0]) if r[0] else [] for r in rows]
+    if not lists:
         return []
-    common = set.intersection(*sets)
-    first_order = json.loads(rows[0][0]).get("slice_columns", [])
-    return [c for c in first_order if c in common]
+    common = set.intersection(*(set(x) for x in lists))
+    return [c for c in lists[0] if c in common]
 
 
 def quarantine_frame(store: Store, source_id: str | None = None) -> pd.DataFrame:
     with store.cursor() as cur:
         if source_id:
             return cur.execute(
-                "SELECT source_name, row_number, reason, raw FROM quarantine "
+                "SELECT source_name, row_number, field, reason, raw FROM quarantine "
                 "WHERE source_id = ? ORDER BY row_number",
                 [source_id],
             ).df()
         return cur.execute(
-            "SELECT source_name, row_number, reason, raw FROM quarantine "
+            "SELECT source_name, row_number, field, reason, raw FROM quarantine "
             "ORDER BY created_at, source_name, row_number"
         ).df()
+
+
+def save_answers(
+    cur: duckdb.DuckDBPyConnection,
+    log: LogFile,
+    name: str,
+    mapping: ColumnMapping,
+    rejects: pd.DataFrame,
+) -> IngestReport:
+    """Store the answers in temp table ``staged_answers`` as ``logged`` answers (one per
+    prompt; answers already stored are kept) and record the file as a source."""
+    ok = _count(cur, "SELECT count(*) FROM staged_answers WHERE code IS NULL")
+    rows_total = ok + len(rejects)
+    if ok == 0:
+        shown = "; ".join(rejects["reason"].head(3)) if len(rejects) else "the file has no rows"
+        raise IngestError(
+            f"{log.name}: no answer could be attached ({len(rejects)} rejected). First "
+            f"problems: {shown}",
+            "ingest the requests first, or check the id and answer columns; nothing was stored",
+        )
+    ensure_logged_variant_on(cur)
+    before = _count(cur, "SELECT count(*) FROM responses")
+    cur.execute(
+        "INSERT INTO responses (prompt_id, variant, request_hash, text, finish_reason) "
+        "SELECT p.prompt_id, ?, sha256('logged:' || p.prompt_id), any_value(a.answer), 'logged' "
+        "FROM staged_answers a JOIN prompts p ON p.external_id = a.external_id "
+        "WHERE a.code IS NULL GROUP BY p.prompt_id ON CONFLICT DO NOTHING",
+        [LOGGED_VARIANT],
+    )
+    logged = _count(cur, "SELECT count(*) FROM responses") - before
+    previous = first_row(cur.execute("SELECT source_id FROM sources WHERE name = ?", [name]))
+    source_id = previous[0] if previous else source_id_for(log.file_hash)
+    values = [log.file_hash, log.format, mapping.to_json(), rows_total, 0, ok - logged,
+              len(rejects), "[]", canonical_json({"answers_only": True})]  # fmt: skip
+    if previous:
+        cur.execute("DELETE FROM quarantine WHERE source_id = ?", [source_id])
+        cur.execute(
+            "UPDATE sources SET file_hash = ?, format = ?, mapping = ?, rows_total = ?, "
+            "rows_ingested = rows_ingested + ?, rows_duplicate = ?, rows_rejected = ?, "
+            "slice_columns = ?, options = ?, updated_at = current_timestamp WHERE source_id = ?",
+            [*values, source_id],
+        )
+    else:
+        cur.execute(
+            "INSERT INTO sources (file_hash, format, mapping, rows_total, rows_ingested, "
+            "rows_duplicate, rows_rejected, slice_columns, options, source_id, name) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [*values, source_id, name],
+        )
+    _store_rejects(cur, rejects, source_id, name)
+    return IngestReport(
+        source_id=source_id,
+        source_name=name,
+        file_hash=log.file_hash,
+        rows_total=rows_total,
+        rows_ingested=0,
+        rows_duplicate=ok - logged,
+        rows_rejected=len(rejects),
+        logged_responses=logged,
+        rejects=rejects,
+        notes=[*log.notes, f"{log.name}: answers only; {logged} attached as logged answers"],
+        replaced_version=previous is not None,
+    )
+
+
+def _store_rejects(
+    cur: duckdb.DuckDBPyConnection, rejects: pd.DataFrame, source_id: str, name: str
+) -> None:
+    if not len(rejects):
+        return
+    incoming = rejects.assign(source_id=source_id, source_name=name)
+    cur.register("incoming_rejects", incoming)
+    cur.execute(
+        "INSERT INTO quarantine (source_id, source_name, row_number, field, reason, raw) "
+        "SELECT source_id, source_name, row_number, field, reason, raw FROM incoming_rejects"
+    )
+    cur.unregister("incoming_rejects")

@@ -6,19 +6,22 @@ import json
 import re
 import secrets
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import pandas as pd
 
 from swapcheck.errors import NotFoundError, StudyError
 from swapcheck.models import LOGGED_VARIANT, canonical_json, sha256_hex
+from swapcheck.sampling import PromptFilter, SamplePlan, allocation_table, stratified_sample
 from swapcheck.store.connection import Store, first_row
+from swapcheck.store.population import population_frame
 from swapcheck.store.sources import resolve_source_ids, slice_columns_of
 from swapcheck.store.variants import get_variant
 
 _COLUMNS = (
     "study_id, name, baseline_variant, candidate_variant, source_ids, slice_columns, "
-    "overlap, margin, blind_salt"
+    "overlap, margin, blind_salt, population"
 )
 
 
@@ -34,6 +37,9 @@ class Study:
     margin: float
     blind_salt: str
     """Server-side secret that decides sides per (pair, reviewer); never rendered."""
+    population: dict[str, Any] | None = None
+    """How the prompts were chosen (filter, sample plan, N and n per stratum); None = every
+    prompt of the sources."""
 
     @property
     def variants(self) -> tuple[str, str]:
@@ -51,6 +57,7 @@ def _row_to_study(row: tuple) -> Study:
         overlap=row[6],
         margin=row[7],
         blind_salt=row[8],
+        population=json.loads(row[9]) if row[9] else None,
     )
 
 
@@ -66,6 +73,83 @@ def _names_that_would_leak(store: Store, variant_names: list[str]) -> list[str]:
     return [w for w in words if w and len(w) >= 3]
 
 
+def _check_columns(kind: str, columns: list[str], available: list[str]) -> None:
+    unknown = [c for c in columns if c not in available]
+    if unknown:
+        raise StudyError(
+            f"{kind} column(s) {', '.join(unknown)} are not slice columns of the chosen sources.",
+            f"Pick from: {', '.join(available) or 'none (re-ingest with --slice COLUMN)'}.",
+        )
+
+
+def _effective_filter(flt: PromptFilter, source_ids: list[str]) -> PromptFilter:
+    """``flt`` with its sources made explicit (recorded with the study)."""
+    outside = [s for s in flt.source_ids if s not in source_ids]
+    if outside:
+        raise StudyError(
+            f"The prompt filter names source(s) {', '.join(outside)} outside the study's sources.",
+            "Filter on the study's own sources only.",
+        )
+    return replace(flt, source_ids=tuple(flt.source_ids or source_ids))
+
+
+def _sampled_prompts(
+    store: Store, source_ids: list[str], flt: PromptFilter, plan: SamplePlan
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The sample (prompt_id, stratum, inclusion_probability) and its population record."""
+    population = population_frame(store, source_ids, flt, plan.strata)
+    if population.empty:
+        raise StudyError(
+            "No prompt of the chosen sources matches the filter.",
+            "Widen the filter: fewer slice values, a longer time range or another search text.",
+        )
+    table = allocation_table(population, plan)
+    sample = stratified_sample(population, plan)
+    record = {
+        "filter": flt.to_dict(),
+        "plan": plan.to_dict(),
+        "population_size": len(population),
+        "population_log_rows": int(population["weight"].sum()),
+        "sample_size": len(sample),
+        "strata": table[["stratum", "population", "sample"]].to_dict("records"),
+    }
+    return sample, record
+
+
+def _all_prompts(store: Store, source_ids: list[str]) -> pd.DataFrame:
+    with store.cursor() as cur:
+        ids = [
+            r[0]
+            for r in cur.execute(
+                "SELECT prompt_id FROM prompts WHERE list_contains(?, source_id)", [source_ids]
+            ).fetchall()
+        ]
+    if not ids:
+        raise StudyError(
+            "The chosen sources hold no prompts.", "Ingest a log with valid rows first."
+        )
+    return pd.DataFrame({"prompt_id": ids, "stratum": None, "inclusion_probability": 1.0})
+
+
+def _pairs_frame(study: Study, chosen: pd.DataFrame) -> pd.DataFrame:
+    """Pairs of the chosen prompts laid out in the study's salted (blinded) order."""
+    order = chosen.assign(
+        _key=chosen["prompt_id"].map(lambda pid: sha256_hex(study.blind_salt + pid))
+    ).sort_values("_key")
+    return pd.DataFrame(
+        {
+            "pair_id": [
+                "pr_" + sha256_hex(study.study_id + pid)[:16] for pid in order["prompt_id"]
+            ],
+            "study_id": study.study_id,
+            "prompt_id": order["prompt_id"].to_numpy(),
+            "position": range(len(order)),
+            "stratum": order["stratum"].astype(object).to_numpy(),
+            "inclusion_probability": order["inclusion_probability"].astype(float).to_numpy(),
+        }
+    )
+
+
 def create_study(
     store: Store,
     name: str,
@@ -76,8 +160,17 @@ def create_study(
     slice_columns: list[str] | None = None,
     overlap: int = 1,
     margin: float = 0.05,
+    prompt_filter: PromptFilter | None = None,
+    sample: SamplePlan | None = None,
 ) -> Study:
-    """Create a study over every prompt of ``sources`` and lay out its pairs in a blinded order."""
+    """Create a study and lay out its pairs in a blinded order.
+
+    Without ``prompt_filter`` and ``sample`` the study covers every prompt of ``sources``
+    (inclusion probability 1, no stratum). With either, it covers the prompts that pass the
+    filter, sampled by the plan (stratified, reproducible from its seed); each pair stores its
+    stratum and inclusion probability, and ``Study.population`` records the filter, the plan,
+    the population size and N/n per stratum.
+    """
     name = (name or "").strip()
     if not name or len(name) > 100:
         raise StudyError(
@@ -108,15 +201,19 @@ def create_study(
     source_ids = resolve_source_ids(store, sources)
     available = slice_columns_of(store, source_ids)
     chosen = list(slice_columns) if slice_columns is not None else available
-    unknown = [c for c in chosen if c not in available]
-    if unknown:
-        raise StudyError(
-            f"Slice column(s) {', '.join(unknown)} are not slice columns of the chosen sources.",
-            f"Pick from: {', '.join(available) or 'none (re-ingest with --slice COLUMN)'}.",
-        )
+    _check_columns("Slice", chosen, available)
     with store.cursor() as cur:
         if first_row(cur.execute("SELECT 1 FROM studies WHERE name = ?", [name])):
             raise StudyError(f"A study named {name!r} already exists.", "Choose another name.")
+    record: dict[str, Any] | None = None
+    if prompt_filter is None and sample is None:
+        prompts = _all_prompts(store, source_ids)
+    else:
+        flt = _effective_filter(prompt_filter or PromptFilter(), source_ids)
+        plan = sample or SamplePlan()
+        _check_columns("Filter", list(flt.slice_values), available)
+        _check_columns("Stratify", list(plan.strata), available)
+        prompts, record = _sampled_prompts(store, source_ids, flt, plan)
     study = Study(
         study_id="st_" + uuid.uuid4().hex[:12],
         name=name,
@@ -127,10 +224,12 @@ def create_study(
         overlap=overlap,
         margin=margin,
         blind_salt=secrets.token_hex(16),
+        population=record,
     )
+    pairs = _pairs_frame(study, prompts)
     with store.transaction() as cur:
         cur.execute(
-            f"INSERT INTO studies ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO studies ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 study.study_id,
                 study.name,
@@ -141,31 +240,14 @@ def create_study(
                 study.overlap,
                 study.margin,
                 study.blind_salt,
+                canonical_json(record) if record is not None else None,
             ],
-        )
-        prompt_ids = [
-            r[0]
-            for r in cur.execute(
-                "SELECT prompt_id FROM prompts WHERE list_contains(?, source_id)", [source_ids]
-            ).fetchall()
-        ]
-        if not prompt_ids:
-            raise StudyError(
-                "The chosen sources hold no prompts.", "Ingest a log with valid rows first."
-            )
-        order = sorted(prompt_ids, key=lambda pid: sha256_hex(study.blind_salt + pid))
-        pairs = pd.DataFrame(
-            {
-                "pair_id": ["pr_" + sha256_hex(study.study_id + pid)[:16] for pid in order],
-                "study_id": study.study_id,
-                "prompt_id": order,
-                "position": range(len(order)),
-            }
         )
         cur.register("incoming_pairs", pairs)
         cur.execute(
-            "INSERT INTO pairs (pair_id, study_id, prompt_id, position) "
-            "SELECT pair_id, study_id, prompt_id, position FROM incoming_pairs"
+            "INSERT INTO pairs (pair_id, study_id, prompt_id, position, stratum, "
+            "inclusion_probability) SELECT pair_id, study_id, prompt_id, position, stratum, "
+            "inclusion_probability FROM incoming_pairs"
         )
         cur.unregister("incoming_pairs")
     return study
@@ -201,3 +283,19 @@ def study_prompt_ids(store: Store, study: Study) -> list[str]:
             "SELECT prompt_id FROM pairs WHERE study_id = ? ORDER BY position", [study.study_id]
         ).fetchall()
     return [r[0] for r in rows]
+
+
+def study_sample_frame(store: Store, study: Study) -> pd.DataFrame:
+    """Per pair, in blinded order: ``pair_id``, ``prompt_id``, ``stratum``,
+    ``inclusion_probability`` and the prompt's ``weight`` (log rows it stands for). Re-weight a
+    result to the population with ``1 / inclusion_probability`` (prompts) or
+    ``weight / inclusion_probability`` (log rows, i.e. the traffic mix)."""
+    with store.cursor() as cur:
+        return cur.execute(
+            "SELECT p.pair_id, p.prompt_id, p.stratum, "
+            "coalesce(p.inclusion_probability, 1.0) AS inclusion_probability, "
+            "greatest(coalesce(q.weight, 1), 1)::BIGINT AS weight "
+            "FROM pairs p JOIN prompts q ON q.prompt_id = p.prompt_id "
+            "WHERE p.study_id = ? ORDER BY p.position",
+            [study.study_id],
+        ).df()

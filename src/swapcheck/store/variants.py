@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import duckdb
+
 import json
 import re
 
@@ -76,13 +78,18 @@ def save_variant(store: Store, variant: VariantConfig, *, replace: bool = True) 
 
 def ensure_logged_variant(store: Store) -> VariantConfig:
     """The built-in ``logged`` variant (answers taken from the ingested log)."""
-    variant = VariantConfig(name=LOGGED_VARIANT, provider=LOGGED_VARIANT, model="production log")
     with store.cursor() as cur:
-        cur.execute(
-            f"INSERT INTO variants ({_COLUMNS}) VALUES (?, ?, ?, NULL, NULL, '{{}}', 0, 0) "
-            "ON CONFLICT (name) DO NOTHING",
-            [variant.name, variant.provider, variant.model],
-        )
+        return ensure_logged_variant_on(cur)
+
+
+def ensure_logged_variant_on(cur: duckdb.DuckDBPyConnection) -> VariantConfig:
+    """Same as :func:`ensure_logged_variant`, inside the caller's transaction."""
+    variant = VariantConfig(name=LOGGED_VARIANT, provider=LOGGED_VARIANT, model="production log")
+    cur.execute(
+        f"INSERT INTO variants ({_COLUMNS}) VALUES (?, ?, ?, NULL, NULL, '{{}}', 0, 0) "
+        "ON CONFLICT (name) DO NOTHING",
+        [variant.name, variant.provider, variant.model],
+    )
     return variant
 
 

@@ -72,7 +72,9 @@ def user_errors(what: str = "That did not work") -> Iterator[None]:
     try:
         yield
     except SwapcheckError as exc:
-        st.error(f"{what}: {exc.message}" + (f"\n\n**Fix:** {exc.fix}" if exc.fix else ""))
+        # Messages quote file names, column names and values from uploads: untrusted text.
+        fix = f"\n\n**Fix:** {neutralise_markdown(exc.fix)}" if exc.fix else ""
+        st.error(f"{what}: {neutralise_markdown(exc.message)}{fix}")
     except Exception:  # the browser must never see a traceback
         log.exception("unexpected error in page")
         st.error(f"{what}: an unexpected error occurred; the details are in the server log.")

@@ -1,0 +1,243 @@
+"""Open a log file for ingest: format from name and bytes, gzip and UTF-16 unwrapped, hashed."""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import shutil
+import tempfile
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from swapcheck.errors import IngestError
+
+TEXT_FORMATS = ("jsonl", "json", "csv", "tsv")
+FORMATS = (*TEXT_FORMATS, "parquet")
+EXTENSIONS: dict[str, str] = {
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".jsonlines": "jsonl",
+    ".json": "json",  # a JSON array, or JSON Lines if the first value is an object
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+GZIP_SUFFIXES = (".gz", ".gzip")
+_CHUNK = 8 << 20
+_GZIP_MAGIC = b"\x1f\x8b"
+_PARQUET_MAGIC = b"PAR1"
+_UTF16_BOMS = {codecs.BOM_UTF32_LE: "utf-32", codecs.BOM_UTF32_BE: "utf-32",
+               codecs.BOM_UTF16_LE: "utf-16", codecs.BOM_UTF16_BE: "utf-16"}  # fmt: skip
+SUPPORTED = "JSON Lines, JSON array, CSV, TSV or Parquet, optionally gzip-compressed"
+
+ProgressFn = Callable[[float, str], None]
+"""progress(fraction 0..1, what is happening)."""
+
+
+@dataclass
+class LogFile:
+    """A log ready for DuckDB: a plain UTF-8 (or Parquet) file plus what was learnt opening it."""
+
+    name: str
+    source_path: Path
+    path: Path  # the file DuckDB reads: the original, or a decompressed/transcoded copy
+    format: str
+    file_hash: str  # sha256 of the bytes as uploaded (compressed, if it was)
+    size: int
+    compression: str | None = None
+    lines: int = 0  # physical lines in the text (0 for Parquet)
+    has_blank_lines: bool = False
+    truncated_after_line: int | None = None  # a damaged gzip stream ends after this line
+    truncation_error: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def format_for(path: str | Path) -> tuple[str, str | None]:
+    """(format, compression) from the file name, e.g. ``x.csv.gz`` → ('csv', 'gzip')."""
+    p = Path(path)
+    suffixes = [s.lower() for s in p.suffixes]
+    compression = None
+    if suffixes and suffixes[-1] in GZIP_SUFFIXES:
+        compression = "gzip"
+        suffixes = suffixes[:-1]
+    fmt = EXTENSIONS.get(suffixes[-1]) if suffixes else None
+    if fmt is None:
+        shown = "".join(p.suffixes) or "(none)"
+        raise IngestError(
+            f"{p.name}: unsupported file extension {shown!r}.",
+            "save the log as " + SUPPORTED + " (" + ", ".join(EXTENSIONS) + ", plus .gz)",
+        )
+    return fmt, compression
+
+
+@contextmanager
+def open_log(path: str | Path, progress: ProgressFn | None = None) -> Iterator[LogFile]:
+    """Check, hash and (if needed) unwrap ``path``; temporary copies are removed on exit."""
+    p = Path(path)
+    if not p.exists():
+        raise IngestError(f"{p} does not exist.", "check the path and try again")
+    if not p.is_file():
+        raise IngestError(f"{p} is not a file.", "pass the path of a log file: " + SUPPORTED)
+    fmt, compression = format_for(p)
+    size = p.stat().st_size
+    if size == 0:
+        raise IngestError(f"{p.name} is empty (0 bytes).", "export the log again; it has no rows")
+    with p.open("rb") as handle:
+        head = handle.read(4)
+    if head.startswith(_GZIP_MAGIC):
+        compression = "gzip"
+    elif compression == "gzip":
+        raise IngestError(
+            f"{p.name} is named .gz but is not gzip-compressed.",
+            "rename it without .gz, or compress it with gzip",
+        )
+    workdir = Path(tempfile.mkdtemp(prefix="swapcheck-ingest-"))
+    try:
+        log = LogFile(p.name, p, p, fmt, "", size, compression)
+        log.file_hash = _hash_file(p, size, progress)
+        if compression == "gzip":
+            _gunzip(log, workdir / "plain", progress)
+        if log.format == "parquet" or _starts_with(log.path, _PARQUET_MAGIC):
+            log.format = "parquet"
+        else:
+            _to_utf8(log, workdir / "utf8")
+            _check_text(log)
+        yield log
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _hash_file(path: Path, size: int, progress: ProgressFn | None) -> str:
+    digest = hashlib.sha256()
+    done = 0
+    with path.open("rb") as handle:
+        while block := handle.read(_CHUNK):
+            digest.update(block)
+            done += len(block)
+            if progress:
+                progress(0.1 * done / max(size, 1), "hashing the file")
+    return digest.hexdigest()
+
+
+def _starts_with(path: Path, magic: bytes) -> bool:
+    with path.open("rb") as handle:
+        return handle.read(len(magic)) == magic
+
+
+def _gunzip(log: LogFile, target: Path, progress: ProgressFn | None) -> None:
+    """Decompress to ``target``; a damaged stream keeps every complete line before the damage."""
+    written = 0
+    problem: str | None = None
+    with log.source_path.open("rb") as src, target.open("wb") as dst:
+        inflater = zlib.decompressobj(wbits=31)
+        while block := src.read(1 << 16):
+            while block:
+                try:
+                    out = inflater.decompress(block)
+                except zlib.error as exc:
+                    problem = str(exc)
+                    break
+                dst.write(out)
+                written += len(out)
+                block = inflater.unused_data
+                if block and inflater.eof:  # a multi-member gzip: start the next member
+                    inflater = zlib.decompressobj(wbits=31)
+                else:
+                    block = b""
+            if problem:
+                break
+            if progress:
+                progress(0.1, f"decompressing ({written >> 20} MB so far)")
+        if problem is None and not inflater.eof:
+            problem = "the stream ends before the end of the compressed data"
+    if problem is not None:
+        _cut_at_last_newline(target)
+        log.truncation_error = (
+            f"the gzip file is damaged or truncated ({problem}); everything after this point "
+            "is missing — compress or download the file again"
+        )
+        log.notes.append(f"{log.name}: gzip stream damaged; kept the complete lines before it")
+    log.path = target
+
+
+def _cut_at_last_newline(path: Path) -> None:
+    size = path.stat().st_size
+    with path.open("r+b") as handle:
+        pos = size
+        while pos > 0:
+            step = min(_CHUNK, pos)
+            handle.seek(pos - step)
+            block = handle.read(step)
+            cut = block.rfind(b"\n")
+            if cut >= 0:
+                handle.truncate(pos - step + cut + 1)
+                return
+            pos -= step
+        handle.truncate(0)
+
+
+def _to_utf8(log: LogFile, target: Path) -> None:
+    """Transcode UTF-16/UTF-32 files (recognised by their byte-order mark) to UTF-8."""
+    with log.path.open("rb") as handle:
+        head = handle.read(4)
+    encoding = next((enc for bom, enc in _UTF16_BOMS.items() if head.startswith(bom)), None)
+    if encoding is None:
+        return
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    try:
+        with log.path.open("rb") as src, target.open("w", encoding="utf-8", newline="") as dst:
+            while block := src.read(_CHUNK):
+                dst.write(decoder.decode(block))
+            dst.write(decoder.decode(b"", final=True))
+    except UnicodeDecodeError as exc:
+        raise IngestError(
+            f"{log.name} starts with a {encoding.upper()} byte-order mark but byte "
+            f"{exc.start + 1} is not valid {encoding.upper()}.",
+            "re-export the log as UTF-8",
+        ) from exc
+    log.path = target
+    log.notes.append(f"{log.name}: converted from {encoding.upper()} to UTF-8")
+
+
+def _check_text(log: LogFile) -> None:
+    """Count lines, spot blank lines and binary content, and settle .json (array or lines)."""
+    lines = 0
+    blank = False
+    last = b"\n"
+    first_char = b""
+    with log.path.open("rb") as handle:
+        head = handle.read(65536)
+        if b"\x00" in head:
+            raise IngestError(
+                f"{log.name} looks like binary data, not text (it contains NUL bytes).",
+                "upload the log itself: " + SUPPORTED,
+            )
+        handle.seek(0)
+        while block := handle.read(_CHUNK):
+            lines += block.count(b"\n")
+            if not blank:
+                joined = last + block
+                blank = b"\n\n" in joined or b"\n\r\n" in joined
+            if not first_char:
+                stripped = block.lstrip(b" \t\r\n\xef\xbb\xbf")
+                first_char = stripped[:1]
+            last = block[-1:]
+    if last != b"\n":
+        lines += 1
+    if not first_char:
+        raise IngestError(
+            f"{log.name} holds only whitespace.", "export the log again; it has no rows"
+        )
+    log.lines = lines
+    log.has_blank_lines = blank
+    if log.truncation_error is not None:
+        log.truncated_after_line = lines
+    if log.format == "json":
+        log.format = "json" if first_char == b"[" else "jsonl"
+    elif log.format == "jsonl" and first_char == b"[" and lines <= 1:
+        log.format = "json"
