@@ -45,6 +45,7 @@ TARGET_RATIO = 0.75
 TARGET_PEAK_RSS_MB = 1536.0  # 1.5 GiB
 GENERATOR_VERSION = 2  # bump when the generated data changes: cached files are keyed on it
 DEFAULT_BAD_RATE = 0.0001  # --bad-lines without a value: 0.01% of the lines
+DEFAULT_DUP_RATE = 0.01  # exact repeats of an earlier line's messages and slices
 
 # Slice values with a skewed distribution (weights in per mille; the last value of each is 0.5%).
 FEATURES = (
@@ -99,13 +100,20 @@ CREATE TEMP MACRO words(s, start, n) AS
 CREATE TEMP MACRO cap(x) AS upper(x[1]) || x[2:];
 """
 _ROWS_SQL = """
-WITH r AS (
-    SELECT i, src.*,
-        hash(i, seed, 1) AS h1, hash(i, seed, 2) AS h2, hash(i, seed, 3) AS h3,
-        hash(i, seed, 4) AS h4, hash(i, seed, 5) AS h5, hash(i, seed, 6) AS h6,
-        hash(i, seed, 7) AS h7, hash(i, seed, 8) AS h8, hash(i, seed, 9) AS h9,
-        1 + (hash(i, seed, 10) % 1000)::BIGINT AS fpick
-    FROM range({rows}) AS g(i), src
+WITH g AS (
+    -- c: the row whose content line i carries. The last line of every block of dup_every lines
+    -- repeats an earlier line of its block (same messages and slices; own id and timestamp).
+    SELECT i, CASE WHEN dup_every > 1 AND i % dup_every = dup_every - 1
+            THEN i - 1 - (hash(i, seed, 12) % (dup_every - 1))::BIGINT
+            ELSE i END AS c
+    FROM range({rows}) AS t(i), src
+), r AS (
+    SELECT i, c, src.*,
+        hash(c, seed, 1) AS h1, hash(c, seed, 2) AS h2, hash(c, seed, 3) AS h3,
+        hash(c, seed, 4) AS h4, hash(c, seed, 5) AS h5, hash(c, seed, 6) AS h6,
+        hash(c, seed, 7) AS h7, hash(c, seed, 8) AS h8, hash(c, seed, 9) AS h9,
+        1 + (hash(c, seed, 10) % 1000)::BIGINT AS fpick
+    FROM g, src
 ), b AS (
     SELECT *, CASE
             WHEN h6 % 100 < 10 THEN replace(body0, ' again ', ', "again", ')
@@ -115,7 +123,7 @@ WITH r AS (
     FROM (SELECT *, words(s, 1 + (h1 % span)::BIGINT, 110 + (h2 % 501)::BIGINT) AS body0 FROM r)
 ), m AS (
     SELECT *,
-        cap(body1) || '?' AS body,
+        cap(body1) || '? Ticket ' || (1000000 + c) || '.' AS body,  -- unique per c
         {{'role': 'system', 'content': to_json(system_by_pick[fpick])}} AS sys_msg
     FROM b
 )
@@ -141,7 +149,7 @@ SELECT
     tier_by_pick[1 + (h7 % 1000)::BIGINT] AS tier,
     strftime(
         TIMESTAMP '2026-03-01 00:00:00'
-            + to_milliseconds((i * 2592000000 // {rows_or_1}) + (h9 % 1000)::BIGINT),
+            + to_milliseconds((i * 2592000000 // {rows_or_1}) + (hash(i, seed, 11) % 1000)::BIGINT),
         '%Y-%m-%dT%H:%M:%S.%gZ'
     ) AS timestamp
 FROM m
@@ -175,7 +183,14 @@ def _sql_path(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
-def generate(path: Path, fmt: str, rows: int, seed: int, bad_rate: float) -> dict[str, Any]:
+def dup_every(rate: float) -> int:
+    """Every how many lines one repeats an earlier one (0: never)."""
+    return max(2, round(1 / rate)) if rate > 0 else 0
+
+
+def generate(
+    path: Path, fmt: str, rows: int, seed: int, bad_rate: float, dup_rate: float
+) -> dict[str, Any]:
     import duckdb
 
     rng = random.Random(seed)
@@ -185,7 +200,7 @@ def generate(path: Path, fmt: str, rows: int, seed: int, bad_rate: float) -> dic
     con.execute(
         "CREATE TEMP TABLE src AS SELECT ?::VARCHAR AS s, ?::BIGINT AS span, ?::BIGINT AS seed, "
         "?::VARCHAR[] AS feature_by_pick, ?::VARCHAR[] AS system_by_pick, "
-        "?::VARCHAR[] AS locale_by_pick, ?::VARCHAR[] AS tier_by_pick",
+        "?::VARCHAR[] AS locale_by_pick, ?::VARCHAR[] AS tier_by_pick, ?::BIGINT AS dup_every",
         [
             stream,
             len(stream) - 1000,
@@ -194,6 +209,7 @@ def generate(path: Path, fmt: str, rows: int, seed: int, bad_rate: float) -> dic
             [SYSTEM_PROMPTS[f] for f in features],
             _per_mille(LOCALES),
             _per_mille(TIERS),
+            dup_every(dup_rate),
         ],
     )
     con.execute(_WORDS_MACRO)
@@ -246,7 +262,7 @@ def duckdb_child(mode: str, fmt: str, path: str, ignore_errors: bool) -> dict[st
     con = duckdb.connect()  # in memory, default threads
     started = time.perf_counter()
     if mode == "startup":
-        rows = 0
+        return {"rows": 0}
     elif mode == "count":
         sql = COUNT_SQL_IGNORE_ERRORS if ignore_errors and fmt == "jsonl" else COUNT_SQL[fmt]
         rows = con.execute(sql, [path]).fetchone()[0]
@@ -339,9 +355,9 @@ def _last_json(text: str) -> Any:
     return json.loads(text.strip().splitlines()[-1])
 
 
-def measure_format(
-    fmt: str, path: Path, rows: int, repeat: int, bad: bool, scratch: Path
-) -> dict[str, Any]:
+def measure_format(fmt: str, path: Path, args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
+    repeat = args.repeat
+    bad = fmt == "jsonl" and args.bad_lines > 0
     swapcheck = str(Path(sys.executable).parent / "swapcheck")
     ignore = ["--ignore-errors"] if bad else []
 
@@ -368,7 +384,7 @@ def measure_format(
         step("full", "duckdb full read", duck("full"))
         db = scratch / f"ingest-{fmt}-{r}.duckdb"
         argv = [swapcheck, "--db", str(db), "ingest", str(path), "--json"]
-        _check_counts(step("ingest", "swapcheck ingest", argv), rows, fmt)
+        _check_counts(step("ingest", "swapcheck ingest", argv), args, fmt)
         again = step("reingest", "swapcheck re-ingest", argv)
         if not again.get("already_ingested") or again.get("rows_ingested"):
             raise SystemExit(f"re-ingest of {path} added rows: {again}")
@@ -378,7 +394,13 @@ def measure_format(
     return res
 
 
-def _check_counts(report: dict[str, Any], rows: int, fmt: str) -> None:
+def expected_duplicates(args: argparse.Namespace) -> int:
+    every = dup_every(args.duplicates)
+    return args.rows // every if every else 0
+
+
+def _check_counts(report: dict[str, Any], args: argparse.Namespace, fmt: str) -> None:
+    rows = args.rows
     total = report["rows_total"]
     parts = report["rows_ingested"] + report["rows_duplicate"] + report["rows_rejected"]
     print(
@@ -387,6 +409,15 @@ def _check_counts(report: dict[str, Any], rows: int, fmt: str) -> None:
         f"logged={report['logged_responses']:,} already_ingested={report['already_ingested']}",
         flush=True,
     )
+    expected = expected_duplicates(args)
+    if report["rows_duplicate"] != expected and not args.bad_lines:
+        print(
+            f"    (the file holds {expected:,} exact repeats of earlier lines, each with its own "
+            f"id and timestamp; swapcheck counted {report['rows_duplicate']:,} duplicates)",
+            flush=True,
+        )
+    for note in report.get("notes") or []:
+        print(f"    note: {note}", flush=True)
     problems = []
     if report["already_ingested"]:
         problems.append("the first ingest reported already_ingested")
@@ -515,6 +546,7 @@ def summary(
     out["swapcheck_help_s"] = round(help_run.wall_s, 3)
     out["repeat"] = args.repeat
     out["bad_lines_rate"] = args.bad_lines
+    out["duplicates_rate"] = args.duplicates
     if len(args.formats) > 1:
         out["formats"] = {fmt: one(fmt) for fmt in args.formats}
     return out
@@ -523,9 +555,11 @@ def summary(
 # --- main ------------------------------------------------------------------------------------
 
 
-def data_file(directory: Path, fmt: str, rows: int, seed: int, bad: float) -> Path:
-    bad_tag = f"-bad{bad:g}" if fmt == "jsonl" and bad > 0 else ""
-    return directory / f"chat-{rows}-seed{seed}{bad_tag}-v{GENERATOR_VERSION}.{fmt}"
+def data_file(directory: Path, fmt: str, args: argparse.Namespace) -> Path:
+    """The cached file's name carries every parameter of the generated data."""
+    bad = f"-bad{args.bad_lines:g}" if fmt == "jsonl" and args.bad_lines > 0 else ""
+    name = f"chat-{args.rows}-seed{args.seed}-dup{args.duplicates:g}{bad}-v{GENERATOR_VERSION}"
+    return directory / f"{name}.{fmt}"
 
 
 def _warm(path: Path) -> None:
@@ -541,11 +575,16 @@ def run_bench(args: argparse.Namespace, data_dir: Path, scratch: Path) -> dict[s
         raise SystemExit(f"{swapcheck} not found: install the project (pip install -e .)")
     paths: dict[str, Path] = {}
     for fmt in args.formats:
-        path = data_file(data_dir, fmt, args.rows, args.seed, args.bad_lines)
+        path = data_file(data_dir, fmt, args)
         if path.exists():
             print(f"reusing {path} ({path.stat().st_size / 1e6:,.1f} MB)", flush=True)
         else:
-            child = [f"--rows={args.rows}", f"--seed={args.seed}", f"--bad-lines={args.bad_lines}"]
+            child = [
+                f"--rows={args.rows}",
+                f"--seed={args.seed}",
+                f"--bad-lines={args.bad_lines}",
+                f"--duplicates={args.duplicates}",
+            ]
             run = _check(
                 spawn(_self(*child, "--child", "generate", fmt, str(path)), scratch), "generate"
             )
@@ -564,8 +603,7 @@ def run_bench(args: argparse.Namespace, data_dir: Path, scratch: Path) -> dict[s
     results = {}
     for fmt, path in paths.items():
         _warm(path)
-        bad = fmt == "jsonl" and args.bad_lines > 0
-        results[fmt] = measure_format(fmt, path, args.rows, args.repeat, bad, scratch)
+        results[fmt] = measure_format(fmt, path, args, scratch)
     report(results, help_run, paths, args.rows)
     return summary(results, help_run, paths, args)
 
@@ -596,6 +634,14 @@ def main(argv: list[str] | None = None) -> int:
         "without a value); the DuckDB baseline then reads with ignore_errors",
     )
     parser.add_argument(
+        "--duplicates",
+        type=float,
+        default=DEFAULT_DUP_RATE,
+        metavar="RATE",
+        help=f"share of lines that repeat an earlier line's messages and slices with their own "
+        f"id and timestamp ({DEFAULT_DUP_RATE:g}; 0 for none)",
+    )
+    parser.add_argument(
         "--keep",
         action="store_true",
         help="keep the generated files in the cache dir and reuse them on later runs",
@@ -613,7 +659,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         kind, *rest = args.child
         if kind == "generate":
-            result = generate(Path(rest[1]), rest[0], args.rows, args.seed, args.bad_lines)
+            path, fmt = Path(rest[1]), rest[0]
+            result = generate(path, fmt, args.rows, args.seed, args.bad_lines, args.duplicates)
         else:
             result = duckdb_child(rest[0], rest[1], rest[2], args.ignore_errors)
         print(json.dumps(result))
@@ -621,6 +668,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.rows <= 0 or args.repeat <= 0:
         parser.error("--rows and --repeat must be positive")
+    if not 0 <= args.duplicates <= 0.5 or not 0 <= args.bad_lines <= 0.5:
+        parser.error("--duplicates and --bad-lines take a share between 0 and 0.5")
     print(
         f"python {platform.python_version()}, {os.cpu_count()} CPUs, {platform.machine()}, "
         f"swapcheck at {Path(sys.executable).parent / 'swapcheck'}",

@@ -250,8 +250,8 @@ def test_dirty_log_is_ingested_with_rejects_reported_and_quarantined(
     rejected = [line for line in err.splitlines() if "rejected" in line]
     assert len(rejected) == 3, err
     for number, line in zip((3, 5, 6), rejected, strict=True):
-        assert "dirty.jsonl" in line and f"row {number}:" in line
-        assert line.split(f"row {number}:", 1)[1].strip(), "a reason follows the row number"
+        assert f"dirty.jsonl line {number}, field '" in line
+        assert line.split("': ", 1)[1].strip(), "a reason follows the row and field"
     assert "JSON" in rejected[0]
     assert "Traceback" not in err
 

@@ -414,6 +414,20 @@ def test_compile_custom_normalises() -> None:
     )
 
 
+def test_phone_and_ip_detectors_can_be_turned_off_and_the_rest_cannot() -> None:
+    text = "host 10.0.0.7, call +49 30 1234 5678, card 4111 1111 1111 1111, a@example.com"
+    r = Redactor(disabled_kinds=frozenset({"ip"}))
+    assert r.disabled_kinds == {"IP"}
+    assert r.redact(text) == "host 10.0.0.7, call [PHONE], card [CARD], [EMAIL]"
+    r = Redactor(disabled_kinds=frozenset({"IP", "PHONE"}))
+    assert r.redact(text) == "host 10.0.0.7, call +49 30 1234 5678, card [CARD], [EMAIL]"
+    assert r.redact("already [PHONE] and [IP]") == "already [PHONE] and [IP]"
+    for kind in ("EMAIL", "IBAN", "CARD", "SECRET", "TICKET"):
+        with pytest.raises(ConfigError) as info:
+            Redactor(disabled_kinds=frozenset({kind}))
+        assert kind in info.value.message and "PHONE and IP" in (info.value.fix or "")
+
+
 # ----------------------------------------------------------------------------------- properties
 
 LETTERS = "abcdefghijklmnopqrstuvwxyzäöüéèçñ日本語テキスト ABCXYZ"

@@ -183,6 +183,7 @@ def test_threads_share_one_connection_with_their_own_cursors(tmp_store: Store) -
 def test_reingest_is_recognised_by_file_hash_before_parsing(
     tmp_store: Store, tmp_path, monkeypatch
 ) -> None:
+    import swapcheck.ingest as ingest
     import swapcheck.pipeline as pipeline
 
     log = write_jsonl(tmp_path / "l.jsonl", small_log_rows(3))
@@ -191,7 +192,8 @@ def test_reingest_is_recognised_by_file_hash_before_parsing(
     def no_parse(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise AssertionError("a known file must not be parsed again")
 
-    monkeypatch.setattr(pipeline, "parse_log", no_parse)
+    monkeypatch.setattr(ingest, "_stage", no_parse)
+    monkeypatch.setattr(ingest, "_sample", no_parse)
     again = pipeline.ingest_file(tmp_store, log)
     assert again.already_ingested and again.source_id == first.source_id
     assert again.rows_ingested == 0 and again.rows_total == 3

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,7 @@ import pandas as pd
 from swapcheck.errors import IngestError
 from swapcheck.ingest_answers import attach_answers
 from swapcheck.ingest_files import LogFile, ProgressFn, open_log
-from swapcheck.ingest_lines import fix_row_numbers, reader_rejects
+from swapcheck.ingest_lines import fix_row_numbers, original_lines, reader_rejects
 from swapcheck.ingest_reasons import explain
 from swapcheck.ingest_shapes import TURNS, ColumnMapping, guess_mapping
 from swapcheck.ingest_sql import RAW_LIMIT, Query, normalise_sql, raw_table_sql
@@ -142,9 +142,13 @@ def ingest_log(
         if known is not None:
             return known
         sample = _sample(log, SAMPLE_ROWS)
-        used = resolve_mapping(mapping or guess_mapping(sample.columns, sample.records), sample, log)
+        if sample.records or mapping is not None:
+            guess = mapping or guess_mapping(sample.columns, sample.records)
+            used = resolve_mapping(guess, sample, log)
+        else:  # not one readable row in the sample: read on, so every row gets its reason
+            used = ColumnMapping(prompt_column="prompt")
         name = options.source_name or log.name
-        with store.transaction() as cur, _ingest_settings(cur):
+        with store.cursor() as cur, _ingest_settings(cur), _transaction(cur):
             if not used.prompt_column and not used.messages_column:
                 report = attach_answers(cur, log, name, used, sample.columns)
                 if progress:
@@ -162,6 +166,18 @@ def ingest_log(
         if progress:
             progress(1.0, "done")
         return report
+
+
+@contextmanager
+def _transaction(cur: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    cur.execute("BEGIN TRANSACTION")
+    try:
+        yield
+    except BaseException:
+        with suppress(duckdb.Error):
+            cur.execute("ROLLBACK")
+        raise
+    cur.execute("COMMIT")
 
 
 @contextmanager
@@ -268,15 +284,20 @@ def _rejects(
     """Rejected rows with physical row numbers, field and reason (reasons built in Python)."""
     from_reader = reader_rejects(cur, log)
     fix_row_numbers(cur, log, from_reader, ncols)
-    rows = cur.execute("SELECT ord, code, raw FROM staged WHERE code IS NOT NULL ORDER BY ord")
+    rows = cur.execute(
+        "SELECT ord, code, raw, nl FROM staged WHERE code IS NOT NULL ORDER BY ord"
+    ).fetchall()
     label = _LABELS[log.format]
+    originals: dict[int, str] = {}
+    if log.format in ("csv", "tsv") and rows:
+        originals = original_lines(log.path, {int(r[0]): int(r[3] or 0) + 1 for r in rows})
     records = []
-    for ord_, code, raw in rows.fetchall():
+    for ord_, code, raw, _nl in rows:
         field, problem = explain(code, raw or "", mapping)
-        records.append((int(ord_), field, problem, raw or ""))
+        records.append((int(ord_), field, problem, originals.get(int(ord_), raw or "")))
     records += [(r.row_number, r.field, r.problem, r.raw) for r in from_reader]
     if log.truncation_error is not None:
-        records.append((log.lines + 1, "(file)", log.truncation_error, ""))
+        records.append((log.lines + 1, "(file)", log.truncation_error, log.truncation_raw))
     frame = pd.DataFrame(records, columns=["row_number", "field", "problem", "raw"])
     frame = frame.sort_values("row_number", kind="stable").reset_index(drop=True)
     frame["reason"] = [

@@ -54,6 +54,7 @@ class LogFile:
     has_blank_lines: bool = False
     truncated_after_line: int | None = None  # a damaged gzip stream ends after this line
     truncation_error: str | None = None
+    truncation_raw: str = ""  # the incomplete line the damage cut off
     notes: list[str] = field(default_factory=list)
 
 
@@ -156,7 +157,7 @@ def _gunzip(log: LogFile, target: Path, progress: ProgressFn | None) -> None:
         if problem is None and not inflater.eof:
             problem = "the stream ends before the end of the compressed data"
     if problem is not None:
-        _cut_at_last_newline(target)
+        log.truncation_raw = _cut_at_last_newline(target)
         log.truncation_error = (
             f"the gzip file is damaged or truncated ({problem}); everything after this point "
             "is missing — compress or download the file again"
@@ -165,7 +166,8 @@ def _gunzip(log: LogFile, target: Path, progress: ProgressFn | None) -> None:
     log.path = target
 
 
-def _cut_at_last_newline(path: Path) -> None:
+def _cut_at_last_newline(path: Path) -> str:
+    """Drop the incomplete last line of ``path``; return it (clipped) for the quarantine."""
     size = path.stat().st_size
     with path.open("r+b") as handle:
         pos = size
@@ -175,10 +177,15 @@ def _cut_at_last_newline(path: Path) -> None:
             block = handle.read(step)
             cut = block.rfind(b"\n")
             if cut >= 0:
+                handle.seek(pos - step + cut + 1)
+                tail = handle.read(4000)
                 handle.truncate(pos - step + cut + 1)
-                return
+                return tail.decode("utf-8", errors="replace")
             pos -= step
+        handle.seek(0)
+        tail = handle.read(4000)
         handle.truncate(0)
+        return tail.decode("utf-8", errors="replace")
 
 
 def _to_utf8(log: LogFile, target: Path) -> None:
@@ -204,6 +211,15 @@ def _to_utf8(log: LogFile, target: Path) -> None:
     log.notes.append(f"{log.name}: converted from {encoding.upper()} to UTF-8")
 
 
+def _looks_binary(head: bytes) -> bool:
+    """More than 10% NUL/control bytes or undecodable characters: not a text log."""
+    if not head:
+        return False
+    text = head.decode("utf-8", errors="replace")
+    bad = sum(1 for ch in text if ch == "\ufffd" or (ch < " " and ch not in "\t\r\n"))
+    return bad > max(8, len(text) // 10)
+
+
 def _check_text(log: LogFile) -> None:
     """Count lines, spot blank lines and binary content, and settle .json (array or lines)."""
     lines = 0
@@ -212,9 +228,10 @@ def _check_text(log: LogFile) -> None:
     first_char = b""
     with log.path.open("rb") as handle:
         head = handle.read(65536)
-        if b"\x00" in head:
+        if _looks_binary(head):
             raise IngestError(
-                f"{log.name} looks like binary data, not text (it contains NUL bytes).",
+                f"{log.name} looks like binary data, not text (control bytes and invalid "
+                "UTF-8 in its first bytes).",
                 "upload the log itself: " + SUPPORTED,
             )
         handle.seek(0)
@@ -229,6 +246,11 @@ def _check_text(log: LogFile) -> None:
             last = block[-1:]
     if last != b"\n":
         lines += 1
+    if not first_char and log.truncation_error is not None:
+        raise IngestError(
+            f"{log.name}: {log.truncation_error.replace('after this point', 'of it')}",
+            "compress or download the file again",
+        )
     if not first_char:
         raise IngestError(
             f"{log.name} holds only whitespace.", "export the log again; it has no rows"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -13,6 +14,7 @@ import pandas as pd
 from swapcheck.ingest_files import LogFile
 from swapcheck.ingest_reasons import UTF8_FIX, json_problem, utf8_problem
 from swapcheck.ingest_sql import MAX_LINE
+from swapcheck.ingest_sql import RAW_LIMIT as MAX_RAW
 
 _CSV_REASONS = {
     "TOO MANY COLUMNS": "has more values than the header — quote values that contain the delimiter",
@@ -57,7 +59,9 @@ def reader_rejects(cur: duckdb.DuckDBPyConnection, log: LogFile) -> list[ReaderR
                 if error_type == "INVALID ENCODING":
                     problem = utf8_problem(raw) or f"not valid UTF-8 — {UTF8_FIX}"
             text = raw.decode("utf-8", errors="replace")
-            out.append(ReaderReject(int(line), "(line)", problem, text, int(line), int(byte_pos or 0)))
+            out.append(
+                ReaderReject(int(line), "(line)", problem, text, int(line), int(byte_pos or 0))
+            )
     return out
 
 
@@ -137,9 +141,7 @@ def _dialect(cur: duckdb.DuckDBPyConnection, log: LogFile) -> tuple[bytes, bytes
         except duckdb.Error:
             row = None
     default = ("\t" if log.format == "tsv" else ",", '"', "")
-    values = [
-        "" if v is None or v == "(empty)" else str(v) for v in (row if row else default)
-    ]
+    values = ["" if v is None or v == "(empty)" else str(v) for v in (row if row else default)]
     return values[0].encode(), values[1].encode(), values[2].encode()
 
 
@@ -182,3 +184,25 @@ def csv_records(
     if raw[start:].rstrip(b"\r\n"):
         records.append((start, len(raw), start_line))
     return records
+
+
+def original_lines(path: Path, spans: dict[int, int]) -> dict[int, str]:
+    """The text of physical lines ``start .. start + count - 1`` for each ``start``, as written."""
+    wanted: dict[int, list[bytes]] = {}
+    last = max((start + count - 1 for start, count in spans.items()), default=0)
+    open_spans: list[tuple[int, int]] = []
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            if number in spans:
+                open_spans.append((number, number + spans[number] - 1))
+                wanted[number] = []
+            for start, end in open_spans:
+                if start <= number <= end and sum(map(len, wanted[start])) < 4 * MAX_RAW:
+                    wanted[start].append(line)
+            open_spans = [(s, e) for s, e in open_spans if e > number]
+            if number >= last:
+                break
+    return {
+        start: b"".join(parts).rstrip(b"\r\n").decode("utf-8", errors="replace")[:MAX_RAW]
+        for start, parts in wanted.items()
+    }

@@ -131,8 +131,11 @@ def _messages(value: Any, col: str) -> list[dict[str, str]]:
     out = []
     for i, item in enumerate(value):
         if not isinstance(item, dict):
-            raise Problem(f"{col}[{i}]", f"must be an object with role and content, got "
-                          f"{_kind(item)}")  # fmt: skip
+            raise Problem(
+                f"{col}[{i}]",
+                f"must be an object with role and content, got {_kind(item)} — write it as "
+                '{"role": "user", "content": "..."}',
+            )
         role = item.get("role")
         if role not in ROLES:
             shown = "missing" if role is None else repr(role)
@@ -159,13 +162,20 @@ def _content(content: Any, field: str) -> str:
             if kind in TEXT_PART_TYPES and isinstance(part.get("text"), str):
                 texts.append(part["text"])
                 continue
+            if kind in TEXT_PART_TYPES:
+                raise Problem(
+                    f"{field}[{j}]", "is a text part without text — add its text or remove it"
+                )
             raise Problem(
                 f"{field}[{j}]",
                 f"has type {kind!r}; only text parts are supported — remove non-text parts "
                 "(images, audio, files, tool calls)",
             )
         return "\n".join(texts)
-    raise Problem(field, f"must be text or a list of text parts, got {_kind(content)}")
+    raise Problem(
+        field,
+        f"must be text or a list of text parts, got {_kind(content)} — store the text as a string",
+    )
 
 
 def _kind(value: Any) -> str:

@@ -31,9 +31,33 @@ _TIME_NAMES = ("timestamp", "logged_at", "created_at", "created", "time", "ts", 
                "date", "request_time", "start_time")  # fmt: skip
 # Request parameters of the provider APIs: never slices by default (still selectable by hand).
 _API_KEYS = frozenset(
-    "model method url body params max_tokens max_completion_tokens temperature top_p top_k "
-    "stream stop n tools tool_choice response_format seed logprobs user anthropic_version "
-    "error object choices usage system_fingerprint".split()
+    [
+        "model",
+        "method",
+        "url",
+        "body",
+        "params",
+        "max_tokens",
+        "max_completion_tokens",
+        "temperature",
+        "top_p",
+        "top_k",
+        "stream",
+        "stop",
+        "n",
+        "tools",
+        "tool_choice",
+        "response_format",
+        "seed",
+        "logprobs",
+        "user",
+        "anthropic_version",
+        "error",
+        "object",
+        "choices",
+        "usage",
+        "system_fingerprint",
+    ]
 )
 _MAX_SLICE_VALUES = 50
 
@@ -111,18 +135,21 @@ def recognise_shape(records: Sequence[dict[str, Any]]) -> str | None:
         if share(lambda r: isinstance(nested(r, "params", "messages"), list)) >= 0.5:
             return "anthropic_batch"
     if share(lambda r: isinstance(r.get("messages"), list)) >= 0.5:
-        anthropic = share(
-            lambda r: "system" in r or ("max_tokens" in r and "model" in r)
-        ) >= 0.5 or share(_has_content_blocks) >= 0.5
+        anthropic = (
+            share(lambda r: "system" in r or ("max_tokens" in r and "model" in r)) >= 0.5
+            or share(_has_content_blocks) >= 0.5
+        )
         return "anthropic_messages" if anthropic and not share(_has_system_turn) else "openai_chat"
     return None
 
 
 def _has_content_blocks(record: dict[str, Any]) -> bool:
     msgs = record.get("messages")
-    return isinstance(msgs, list) and any(
-        isinstance(m, dict) and isinstance(m.get("content"), list) for m in msgs
-    ) and isinstance(record.get("system"), str | list)
+    return (
+        isinstance(msgs, list)
+        and any(isinstance(m, dict) and isinstance(m.get("content"), list) for m in msgs)
+        and isinstance(record.get("system"), str | list)
+    )
 
 
 def _has_system_turn(record: dict[str, Any]) -> bool:

@@ -21,6 +21,7 @@ ROLES = ("system", "user", "assistant", "tool", "developer")
 RAW_LIMIT = 2000
 MAX_LINE = 256 << 20  # bytes; DuckDB's default (2 MB) would reject long conversations
 _TEXT_PART_TYPES = ("text", "input_text", "output_text")
+_WS = "chr(32) || chr(9) || chr(10) || chr(13)"
 _SEGMENT = re.compile(r"^([^.\[\]]+)((?:\[\d+\])*)$")
 
 
@@ -148,9 +149,12 @@ def normalise_sql(
     roles_sql = ", ".join(f"'{r}'" for r in ROLES)
     if mapping.messages_column:
         fm = fld("messages")
-        mj = f"CASE WHEN json_type({fm}) = 'VARCHAR' THEN try(CAST({fm}->>'$' AS JSON)) ELSE {fm} END"
+        mj = (
+            f"CASE WHEN json_type({fm}) = 'VARCHAR' THEN try(CAST({fm}->>'$' AS JSON)) "
+            f"ELSE {fm} END"
+        )
         parse = (
-            f"{mj} AS mj, try(json_transform({mj}, '[{{\"role\":\"VARCHAR\",\"content\":\"JSON\"}}]'))"
+            f'{mj} AS mj, try(json_transform({mj}, \'[{{"role":"VARCHAR","content":"JSON"}}]\'))'
             f" AS m0"
         )
         msgs = (
@@ -223,7 +227,7 @@ e AS (
     {checks}
     WHEN {fs} IS NOT NULL AND system_text IS NULL THEN 'system'
     WHEN u IS NULL OR u = 0 OR u > len(conv) THEN 'no_user'
-    WHEN trim(conv[u].content) = '' THEN 'empty_prompt'
+    WHEN trim(conv[u].content, {_WS}) = '' THEN 'empty_prompt'
     WHEN {ft} IS NOT NULL AND json_type({ft}) <> 'NULL' AND {ts_text} <> ''
          AND logged_at IS NULL THEN 'timestamp'
     END AS code FROM d),
@@ -242,7 +246,7 @@ g AS (
          lambda x: x.role = 'assistant')) END AS context_has_model_output,
     CASE WHEN code IS NULL THEN len(list_filter(conv[1:u], lambda x: x.role = 'user'))
          END AS user_turns,
-    {'nl' if log.format in ('csv', 'tsv') else '0'} AS nl,
+    {"nl" if log.format in ("csv", "tsv") else "0"} AS nl,
     conv
   FROM e),
 h AS (SELECT *, CASE WHEN code IS NULL THEN {metadata} END AS metadata FROM g)
@@ -270,7 +274,7 @@ a AS (
     nullif(trim(CASE WHEN json_type({fr}) = 'VARCHAR' THEN {fr}->>'$'
                 ELSE CAST({fr} AS VARCHAR) END), '') AS answer
   FROM src)
-SELECT ord, external_id, answer, {'nl' if log.format in ('csv', 'tsv') else '0'} AS nl,
+SELECT ord, external_id, answer, {"nl" if log.format in ("csv", "tsv") else "0"} AS nl,
   CASE WHEN f IS NULL THEN CASE WHEN trim(raw, chr(9) || chr(13) || ' ') = '' THEN 'blank'
                            ELSE 'json' END
        WHEN external_id IS NULL THEN 'id_missing'

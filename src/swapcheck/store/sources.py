@@ -164,7 +164,9 @@ def save_staged(
             [LOGGED_VARIANT],
         )
         logged = _count(cur, "SELECT count(*) FROM responses") - before_r
-    slices = list(mapping.slice_columns) + [c for c in derived_cols if c not in mapping.slice_columns]
+    slices = list(mapping.slice_columns) + [
+        c for c in derived_cols if c not in mapping.slice_columns
+    ]
     options = canonical_json({"near_duplicates": near_duplicates, "derived_slices": derived})
     counts = [log.file_hash, log.format, mapping.to_json(), rows_total, ingested,
               valid - ingested, len(rejects), canonical_json(slices), options]  # fmt: skip

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import duckdb
-
 import json
 import re
+
+import duckdb
 
 from swapcheck.errors import ConfigError, NotFoundError
 from swapcheck.models import LOGGED_VARIANT, VariantConfig, canonical_json

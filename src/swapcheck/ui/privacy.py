@@ -111,9 +111,10 @@ def render_provider_text(store: Store, config: RedactionConfig) -> None:
         "**original** prompts (the default: the model needs the real text to answer as it would "
         "in production, e.g. to use the customer's e-mail in a reply) or the **redacted** ones, "
         "for teams whose policy forbids sending personal data to a new vendor. Redacted prompts "
-        "change what the candidate is evaluated on, so both variants should be generated under "
-        "the same choice. Switching makes the next generation run answer again every prompt "
-        "whose text changes."
+        "change what the candidate is evaluated on: generate both variants under the same "
+        "choice, and expect a redacted candidate to lose against the `logged` baseline (answered "
+        "on the original text) wherever the masked values matter. Switching makes the next "
+        "generation run answer again every prompt whose text changes."
     )
     with st.form("privacy_provider_text"):
         choice = st.radio(
