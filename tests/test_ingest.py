@@ -11,7 +11,7 @@ import csv
 import io
 import itertools
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from swapcheck.cli import main
 from swapcheck.errors import IngestError
-from swapcheck.ingest import ColumnMapping
+from swapcheck.ingest import ColumnMapping, guess_mapping
 from swapcheck.pipeline import ingest_file
 from swapcheck.store import Store
 from swapcheck.store.sources import IngestReport, quarantine_frame
@@ -119,7 +119,7 @@ def test_plain_prompt_column_with_id_response_and_slices(tmp_store: Store, tmp_p
         tmp_path / "log.jsonl",
         [
             {"id": 7, "prompt": "Hi there", "response": "Hello!", "locale": " de ", "tier": 2},
-            {"id": "b", "prompt": "Bye", "response": None, "locale": "", "tier": True},
+            {"id": "b", "prompt": "Bye", "response": "  ", "locale": "", "tier": True},
             {"id": "c", "prompt": "No answer field", "locale": "fr", "tier": 2.5},
         ],
     )
@@ -143,7 +143,7 @@ def test_plain_prompt_column_with_id_response_and_slices(tmp_store: Store, tmp_p
     assert first["weight"] == 1 and first["conversation"] is None
     assert first["context"] is False and first["logged_at"] is None
     assert second["metadata"] == {"locale": None, "tier": "true"}
-    assert second["logged"] is None  # a JSON null answer is no answer
+    assert second["logged"] is None  # a blank answer is no answer
     assert third["metadata"] == {"locale": "fr", "tier": "2.5"}
     assert third["logged"] is None
 
@@ -242,7 +242,9 @@ def test_openai_batch_input_joined_with_output(tmp_store: Store, tmp_path: Path)
         response = {"status_code": 200, "request_id": f"r{i}", "body": body}
         return {**_batch_request(i, f"Question {i}?"), "response": response, "error": None}
 
-    rows = [joined(1, "Answer one."), joined(2, "Answer two."), joined(3, None)]
+    failed = {**_batch_request(3, "Question 3?"), "response": None,
+              "error": {"code": "server_error", "message": "try again"}}  # fmt: skip
+    rows = [joined(1, "Answer one."), joined(2, "Answer two."), failed]
     report = ingest(tmp_store, write_jsonl(tmp_path / "batch_joined.jsonl", rows))
     mapping = source_row(tmp_store, report.source_id)["mapping"]
     assert mapping["shape"] == "openai_batch"
@@ -256,6 +258,17 @@ def test_openai_batch_input_joined_with_output(tmp_store: Store, tmp_path: Path)
     ]
     variants = sql(tmp_store, "SELECT DISTINCT variant FROM responses")
     assert variants == [("logged",)]
+
+
+def test_null_logged_answer_is_no_answer(tmp_store: Store, tmp_path: Path) -> None:
+    """A JSON null answer (e.g. a tool-call reply, whose content is null) is not the text 'null'."""
+    body = {"choices": [{"index": 0, "message": {"role": "assistant", "content": None}}]}
+    batch = {**_batch_request(1, "Call a tool?"), "response": {"status_code": 200, "body": body}}
+    report = ingest(tmp_store, write_jsonl(tmp_path / "tool_call.jsonl", [batch]))
+    plain = [{"prompt": "Q", "response": None}, {"prompt": "R", "response": "answer"}]
+    report2 = ingest(tmp_store, write_jsonl(tmp_path / "null.jsonl", plain))
+    assert (report.logged_responses, report2.logged_responses) == (0, 1)
+    assert sql(tmp_store, "SELECT text FROM responses") == [("answer",)]
 
 
 def test_anthropic_message_batches(tmp_store: Store, tmp_path: Path) -> None:
@@ -288,6 +301,29 @@ def test_anthropic_message_batches(tmp_store: Store, tmp_path: Path) -> None:
 
 
 # --- mapping by hand, mapping errors ----------------------------------------------------------
+
+
+def test_guess_mapping_from_column_names_and_values() -> None:
+    m = guess_mapping(["Text", "Prompt", "ID", "Output", "System_Prompt", "locale"])
+    assert m == ColumnMapping(
+        prompt_column="Prompt",
+        id_column="ID",
+        response_column="Output",
+        system_column="System_Prompt",
+        slice_columns=("Text", "locale"),
+        shape="prompt_column",
+    )
+    chat = guess_mapping(["chat", "uuid", "assistant", "tier"])
+    assert (chat.messages_column, chat.prompt_column, chat.id_column) == ("chat", None, "uuid")
+    assert chat.response_column == "assistant" and chat.slice_columns == ("tier",)
+    none = guess_mapping(["a", "b"])
+    assert none.prompt_column is None and none.messages_column is None
+    # slices skip request parameters, nested values and columns with more than 50 values
+    records = [{"prompt": f"p{i}", "note": f"n{i}", "model": "x", "meta": {"a": 1},
+                "tier": i % 3} for i in range(60)]  # fmt: skip
+    assert guess_mapping(list(records[0]), records).slice_columns == ("tier",)
+    m = ColumnMapping(messages_column="q", slice_columns=("a", "b"), turn="first")
+    assert ColumnMapping.from_json(m.to_json()) == m
 
 
 def test_hand_mapping_case_insensitive_and_saved(tmp_store: Store, tmp_path: Path) -> None:
@@ -471,14 +507,18 @@ def test_timestamps_in_csv(tmp_store: Store, tmp_path: Path) -> None:
     assert list(bad) == [6] and bad[6][0] == "created_at"
 
 
-def test_epoch_timestamps_in_csv(tmp_store: Store, tmp_path: Path) -> None:
-    """CSV values are text: epoch seconds and milliseconds must still be read as times."""
+def test_epoch_timestamps_as_text(tmp_store: Store, tmp_path: Path) -> None:
+    """CSV values (and quoted JSON values) are text: epoch seconds/milliseconds are still times."""
     path = tmp_path / "epoch.csv"
     path.write_text("prompt,timestamp\nsec,1714564800\nms,1714564800000\n", "utf-8")
     report = ingest(tmp_store, path)
     assert report.rows_rejected == 0, report.rejects["reason"].tolist()
+    quoted = [{"prompt": "quoted", "timestamp": "1714564800"}]
+    report = ingest(tmp_store, write_jsonl(tmp_path / "epoch.jsonl", quoted))
+    assert report.rows_rejected == 0, report.rejects["reason"].tolist()
     noon = datetime(2024, 5, 1, 12)
-    assert {p["text"]: p["logged_at"] for p in stored(tmp_store)} == {"sec": noon, "ms": noon}
+    got = {p["text"]: p["logged_at"] for p in stored(tmp_store)}
+    assert got == {"sec": noon, "ms": noon, "quoted": noon}
 
 
 # --- dedupe -----------------------------------------------------------------------------------
@@ -531,6 +571,15 @@ def test_near_duplicates_collapse_within_slice(tmp_store: Store, tmp_path: Path)
     assert source_row(tmp_store, report.source_id)["options"]["near_duplicates"] is True
 
 
+def test_near_duplicates_ignore_leading_and_trailing_whitespace(
+    tmp_store: Store, tmp_path: Path
+) -> None:
+    rows = [{"prompt": "What is 2+2?"}, {"prompt": "What is 2+2? "}, {"prompt": "  what is 5+5?\n"}]
+    report = ingest(tmp_store, write_jsonl(tmp_path / "ends.jsonl", rows), near_duplicates=True)
+    assert (report.rows_ingested, report.rows_duplicate) == (1, 2)
+    assert [(p["text"], p["weight"]) for p in stored(tmp_store)] == [("What is 2+2?", 3)]
+
+
 def test_near_duplicates_off_keeps_variants(tmp_store: Store, tmp_path: Path) -> None:
     report = ingest(tmp_store, write_jsonl(tmp_path / "near.jsonl", NEAR))
     assert (report.rows_ingested, report.rows_duplicate) == (6, 0)
@@ -574,6 +623,21 @@ def test_reingest_fixed_file_under_same_name(tmp_store: Store, tmp_path: Path) -
     assert "already ingested" in again.summary()
     assert sql(tmp_store, "SELECT count(*) FROM prompts") == [(5,)]
     assert sql(tmp_store, "SELECT count(*) FROM sources") == [(1,)]
+
+
+def test_reingest_updates_weights_of_prompts_already_stored(
+    tmp_store: Store, tmp_path: Path
+) -> None:
+    """A fixed row equal to a stored prompt adds no prompt, but the prompt now stands for more
+    log rows: weight keeps counting the rows of the current version of the source."""
+    path = tmp_path / "w.jsonl"
+    path.write_text('{"prompt": "A"}\n{"prompt": ""}\n{"prompt": "A"}\n', "utf-8")
+    ingest(tmp_store, path, source_name="w")
+    assert [(p["text"], p["weight"]) for p in stored(tmp_store)] == [("A", 2)]
+    path.write_text('{"prompt": "A"}\n{"prompt": "A"}\n{"prompt": "A"}\n', "utf-8")
+    report = ingest(tmp_store, path, source_name="w")
+    assert (report.rows_ingested, report.rows_duplicate, report.rows_rejected) == (0, 3, 0)
+    assert [(p["text"], p["weight"]) for p in stored(tmp_store)] == [("A", 3)]
 
 
 def test_same_bytes_under_another_name_is_already_ingested(
@@ -632,23 +696,22 @@ def test_metadata_values_as_text(tmp_store: Store, tmp_path: Path) -> None:
     assert metas[2] == dict.fromkeys(("s", "i", "f", "b", "e", "n"))
 
 
-def test_whitespace_is_trimmed_not_only_spaces(tmp_store: Store, tmp_path: Path) -> None:
-    """Tabs and newlines count as whitespace: in slice values and in blank prompts."""
-    rows = [
-        {"prompt": "kept", "team": "\t search \n"},
-        {"prompt": "also kept", "team": "\n\t"},
-        {"prompt": "\n\t \r\n", "team": "x"},
-        {"messages": [user("\n\n")], "team": "x"},
-    ]
-    mapping = ColumnMapping(prompt_column="prompt", slice_columns=("team",))
-    report = ingest(tmp_store, write_jsonl(tmp_path / "ws.jsonl", rows[:3]), mapping)
-    assert [p["metadata"] for p in stored(tmp_store)] == [{"team": "search"}, {"team": None}]
+def test_whitespace_only_prompts_are_rejected(tmp_store: Store, tmp_path: Path) -> None:
+    rows = [{"prompt": "kept"}, {"prompt": "\n\t \r\n"}, {"prompt": "   "}]
+    report = ingest(tmp_store, write_jsonl(tmp_path / "ws.jsonl", rows))
     bad = rejected(tmp_store, report.source_id)
-    assert list(bad) == [3] and "is empty" in bad[3][1]
-    chat_rows = [{"messages": [user("ok")]}, rows[3]]
-    chat = ingest(tmp_store, write_jsonl(tmp_path / "ws_chat.jsonl", chat_rows),
-                  ColumnMapping(messages_column="messages"))  # fmt: skip
-    assert list(rejected(tmp_store, chat.source_id)) == [2]
+    assert list(bad) == [2, 3] and all("is empty" in reason for _f, reason in bad.values())
+    chat = [{"messages": [user("ok")]}, {"messages": [user("\n\n")]}, {"messages": [user("\t")]}]
+    report = ingest(tmp_store, write_jsonl(tmp_path / "ws_chat.jsonl", chat))
+    bad = rejected(tmp_store, report.source_id)
+    assert list(bad) == [2, 3] and bad[2][0] == "messages[0].content"
+
+
+def test_slice_values_trimmed_of_tabs_and_newlines(tmp_store: Store, tmp_path: Path) -> None:
+    rows = [{"prompt": "a", "team": "\t search \n"}, {"prompt": "b", "team": "\n\t"}]
+    mapping = ColumnMapping(prompt_column="prompt", slice_columns=("team",))
+    ingest(tmp_store, write_jsonl(tmp_path / "tabs.jsonl", rows), mapping)
+    assert [p["metadata"] for p in stored(tmp_store)] == [{"team": "search"}, {"team": None}]
 
 
 def test_slices_from_csv_are_guessed_and_trimmed(tmp_store: Store, tmp_path: Path) -> None:
@@ -749,6 +812,24 @@ def test_cli_ingest_options(isolated_env: Path, tmp_path: Path, capsys: Any) -> 
     assert texts == [("first q", None, 2), ("first q", None, 1)]  # "when" is no known time name
 
 
+def test_cli_turn_alone_keeps_the_guessed_mapping(
+    isolated_env: Path, tmp_path: Path, capsys: Any
+) -> None:
+    rows = [{"model": "m", "messages": [user("q1"), assistant("a1"), user("q2")]}]
+    path = write_jsonl(tmp_path / "chat.jsonl", rows)
+    assert main(["ingest", str(path), "--turn", "first", "--no-derived", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    with Store(isolated_env, linger=0) as store:
+        mapping = source_row(store, out["source_id"])["mapping"]
+        (row,) = stored(store)
+    assert (mapping["shape"], mapping["messages_column"], mapping["turn"]) == (
+        "openai_chat",
+        "messages",
+        "first",
+    )
+    assert row["messages"] == [user("q1")] and row["logged"] == "a1"
+
+
 def test_cli_ingest_text_output_strict_and_errors(
     isolated_env: Path, tmp_path: Path, capsys: Any
 ) -> None:
@@ -813,6 +894,13 @@ def _prompt_of(messages: list[dict[str, Any]]) -> str:
 _RUNS = itertools.count()
 
 
+@pytest.fixture
+def lingering_store(tmp_path: Path) -> Iterator[Store]:
+    """A store that keeps its connection open between calls (many small ingests)."""
+    with Store(tmp_path / "property.duckdb", linger=60) as store:
+        yield store
+
+
 def _check_ingested(
     store: Store, path: Path, table: list[tuple[bool, Any, str]], lines: list[int], run: str
 ) -> None:
@@ -842,11 +930,14 @@ def _check_ingested(
 
 
 @settings(
-    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(rows=st.lists(_ROW, min_size=1, max_size=8), blank_after=st.sets(st.integers(0, 7)))
 def test_property_rows_stored_or_quarantined(
-    tmp_store: Store, tmp_path: Path, rows: list[tuple[bool, Any, Any, str]], blank_after: set[int]
+    lingering_store: Store,
+    tmp_path: Path,
+    rows: list[tuple[bool, Any, Any, str]],
+    blank_after: set[int],
 ) -> None:
     # One store for all examples: a unique "run" slice keeps their prompts apart.
     run = next(_RUNS)
@@ -865,7 +956,7 @@ def test_property_rows_stored_or_quarantined(
             text += "\n"
     jsonl = tmp_path / f"prop{run}.jsonl"
     jsonl.write_text(text, "utf-8")
-    _check_ingested(tmp_store, jsonl, table, jsonl_lines, f"{run}-jsonl")
+    _check_ingested(lingering_store, jsonl, table, jsonl_lines, f"{run}-jsonl")
     # CSV: messages as JSON text, the note may hold quotes, commas and newlines
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer)  # Excel style: CRLF, values with CR/LF/quotes/commas quoted
@@ -876,4 +967,4 @@ def test_property_rows_stored_or_quarantined(
         writer.writerow([json.dumps(messages, ensure_ascii=False), note, f"{run}-csv"])
     path = tmp_path / f"prop{run}.csv"
     path.write_text(buffer.getvalue(), "utf-8", newline="")
-    _check_ingested(tmp_store, path, table, csv_lines, f"{run}-csv")
+    _check_ingested(lingering_store, path, table, csv_lines, f"{run}-csv")

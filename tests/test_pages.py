@@ -32,8 +32,11 @@ def test_ingest_page_keeps_good_rows_and_names_rejected_ones(isolated_env: Path)
     assert_no_exception(at)
     assert "6 new prompts" in at.success[0].value and "3 rejected" in at.success[0].value
     assert "3 rows were rejected" in at.warning[0].value
-    rejected = at.dataframe[1].value
+    rejected = at.dataframe[-1].value  # the quarantine table comes last
     assert list(rejected["row_number"]) == [3, 5, 6]
+    assert list(rejected["field"]) == ["(line)", "prompt", "(line)"]
+    assert all(r.startswith(f"prod.jsonl line {n}, field") for n, r in
+               zip([3, 5, 6], rejected["reason"], strict=True))  # fmt: skip
     assert at.download_button, "quarantine CSV download is offered"
     # uploading the same bytes again adds nothing
     at.button[0].click().run()

@@ -19,7 +19,7 @@ LENGTH_BUCKETS: tuple[tuple[int, str], ...] = (
     (8000, "d: 2000-7999"),
 )
 LONGEST_BUCKET = "e: 8000+"
-PREFIX = 300  # characters inspected by the language detector
+PREFIX = 120  # characters inspected by the language detector (cost grows with it)
 MIN_HITS = 2
 # Scripts that settle the language on their own, checked in this order.
 SCRIPTS: tuple[tuple[str, str], ...] = (
@@ -54,38 +54,45 @@ STOP_WORDS: dict[str, tuple[str, ...]] = {
 _LETTERS = "a-zà-öø-ÿ"
 
 
-def _word_pattern(words: tuple[str, ...]) -> str:
-    # Word edges without \b (RE2 and Python disagree on non-ASCII letters): a word is a run of
-    # letters, so require a non-letter (or the padding space) on both sides.
-    return f"[^{_LETTERS}]({'|'.join(re.escape(w) for w in words)})[^{_LETTERS}]"
-
-
-_WORD_PATTERNS = {lang: _word_pattern(words) for lang, words in STOP_WORDS.items()}
-
-
 def _sql_text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+# Word edges without \b (RE2 and Python disagree on non-ASCII letters): a stop word must have a
+# non-letter on both sides; spaces are doubled first so that neighbouring words both get one.
+_ALL_WORDS = sorted({w for words in STOP_WORDS.values() for w in words}, key=len, reverse=True)
+_STOP_WORD_RE = f"[^{_LETTERS}]({'|'.join(re.escape(w) for w in _ALL_WORDS)})[^{_LETTERS}]"
+_ANY_SCRIPT = "[" + "".join(pattern[1:-1] for _, pattern in SCRIPTS) + "]"
+_LANGS = tuple(STOP_WORDS)
+
+
 def language_sql(text_expr: str) -> str:
-    """SQL for an ISO 639-1 code (or 'und') of the text in ``text_expr``."""
+    """SQL for an ISO 639-1 code (or 'und') of the text in ``text_expr``.
+
+    One regex finds every stop word in the prefix; each language's score is how many of them
+    are its own, packed as ``score * 16 + index`` so one descending sort ranks them.
+    """
     p = f"lower(left({text_expr}, {PREFIX}))"
     scripts = " ".join(
         f"WHEN regexp_matches({p}, {_sql_text(pattern)}) THEN '{lang}'"
         for lang, pattern in SCRIPTS
     )
-    # Spaces between words are doubled so that adjacent words both see a separator.
     padded = f"(' ' || replace(regexp_replace({p}, '\\s+', ' ', 'g'), ' ', '  ') || ' ')"
+    found = f"regexp_extract_all({padded}, {_sql_text(_STOP_WORD_RE)}, 1)"
     scores = ", ".join(
-        f"struct_pack(s := len(regexp_extract_all({padded}, {_sql_text(pattern)})), l := '{lang}')"
-        for lang, pattern in _WORD_PATTERNS.items()
+        f"len(list_filter(m, lambda v: v IN ({', '.join(map(_sql_text, words))}))) * 16 + {i}"
+        for i, words in enumerate(STOP_WORDS.values())
     )
-    ranked = f"list_sort([{scores}], 'DESC')"
+    names = "[" + ", ".join(map(_sql_text, _LANGS)) + "]"
+    ranked = f"list_transform([{found}], lambda m: list_sort([{scores}], 'DESC'))[1]"
     latin = (
-        f"(SELECT CASE WHEN r[1].s >= {MIN_HITS} AND r[1].s > r[2].s THEN r[1].l ELSE 'und' END "
-        f"FROM (SELECT {ranked} AS r))"
+        f"list_transform([{ranked}], lambda r: CASE WHEN r[1] // 16 >= {MIN_HITS} "
+        f"AND r[1] // 16 > r[2] // 16 THEN {names}[r[1] % 16 + 1] ELSE 'und' END)[1]"
     )
-    return f"CASE WHEN {text_expr} IS NULL THEN 'und' {scripts} ELSE {latin} END"
+    return (
+        f"CASE WHEN {text_expr} IS NULL THEN 'und' WHEN regexp_matches({p}, "
+        f"{_sql_text(_ANY_SCRIPT)}) THEN CASE {scripts} ELSE 'und' END ELSE {latin} END"
+    )
 
 
 def detect_language(text: str) -> str:
@@ -95,12 +102,13 @@ def detect_language(text: str) -> str:
         if re.search(pattern, p):
             return lang
     padded = " " + re.sub(r"\s+", " ", p).replace(" ", "  ") + " "
+    found = re.findall(_STOP_WORD_RE, padded)
     scores = sorted(
-        ((len(re.findall(pattern, padded)), lang) for lang, pattern in _WORD_PATTERNS.items()),
+        ((sum(1 for w in found if w in STOP_WORDS[lang]), -i) for i, lang in enumerate(_LANGS)),
         reverse=True,
     )
-    (best, lang), (second, _) = scores[0], scores[1]
-    return lang if best >= MIN_HITS and best > second else "und"
+    (best, idx), (second, _) = scores[0], scores[1]
+    return _LANGS[-idx] if best >= MIN_HITS and best > second else "und"
 
 
 def length_bucket(chars: int) -> str:

@@ -140,6 +140,8 @@ def ingest_log(
     with open_log(path, progress) as log:
         known = find_source_by_file_hash(store, log.file_hash)
         if known is not None:
+            if progress:
+                progress(1.0, "already ingested")
             return known
         sample = _sample(log, SAMPLE_ROWS)
         if sample.records or mapping is not None:

@@ -12,6 +12,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
+
 from swapcheck.errors import IngestError
 
 TEXT_FORMATS = ("jsonl", "json", "csv", "tsv")
@@ -56,6 +58,22 @@ class LogFile:
     truncation_error: str | None = None
     truncation_raw: str = ""  # the incomplete line the damage cut off
     notes: list[str] = field(default_factory=list)
+    workdir: Path | None = None  # scratch folder removed when the log is closed
+
+    def with_unix_newlines(self) -> None:
+        """Rewrite CRLF line ends as LF in a scratch copy (DuckDB's sniffer rejects mixed ones)."""
+        if self.workdir is None:
+            raise IngestError(f"{self.name}: no scratch folder.", "open the log with open_log")
+        target = self.workdir / "lf"
+        carry = b""
+        with self.path.open("rb") as src, target.open("wb") as dst:
+            while block := src.read(_CHUNK):
+                block = carry + block
+                carry = b"\r" if block.endswith(b"\r") else b""
+                dst.write(block[: len(block) - len(carry)].replace(b"\r\n", b"\n"))
+            dst.write(carry)
+        self.path = target
+        self.notes.append(f"{self.name}: mixed line endings (CRLF and LF) read as LF")
 
 
 def format_for(path: str | Path) -> tuple[str, str | None]:
@@ -99,7 +117,7 @@ def open_log(path: str | Path, progress: ProgressFn | None = None) -> Iterator[L
         )
     workdir = Path(tempfile.mkdtemp(prefix="swapcheck-ingest-"))
     try:
-        log = LogFile(p.name, p, p, fmt, "", size, compression)
+        log = LogFile(p.name, p, p, fmt, "", size, compression, workdir=workdir)
         log.file_hash = _hash_file(p, size, progress)
         if compression == "gzip":
             _gunzip(log, workdir / "plain", progress)
@@ -211,6 +229,23 @@ def _to_utf8(log: LogFile, target: Path) -> None:
     log.notes.append(f"{log.name}: converted from {encoding.upper()} to UTF-8")
 
 
+def _sniffs(path: Path) -> bool:
+    """Whether DuckDB's CSV sniffer can read the file as it is."""
+    con = duckdb.connect()
+    try:
+        con.execute("SELECT * FROM sniff_csv(?)", [str(path)]).fetchall()
+    except duckdb.Error:
+        return False
+    finally:
+        con.close()
+    return True
+
+
+def block_newlines(lines: int, last: bytes) -> int:
+    """Line feeds in a file of ``lines`` lines whose last byte is ``last``."""
+    return lines if last == b"\n" else lines - 1
+
+
 def _looks_binary(head: bytes) -> bool:
     """More than 10% NUL/control bytes or undecodable characters: not a text log."""
     if not head:
@@ -222,7 +257,7 @@ def _looks_binary(head: bytes) -> bool:
 
 def _check_text(log: LogFile) -> None:
     """Count lines, spot blank lines and binary content, and settle .json (array or lines)."""
-    lines = 0
+    lines = crlf = 0
     blank = False
     last = b"\n"
     first_char = b""
@@ -237,6 +272,7 @@ def _check_text(log: LogFile) -> None:
         handle.seek(0)
         while block := handle.read(_CHUNK):
             lines += block.count(b"\n")
+            crlf += (last + block).count(b"\r\n")
             if not blank:
                 joined = last + block
                 blank = b"\n\n" in joined or b"\n\r\n" in joined
@@ -257,6 +293,10 @@ def _check_text(log: LogFile) -> None:
         )
     log.lines = lines
     log.has_blank_lines = blank
+    if 0 < crlf < block_newlines(lines, last) and (
+        log.format == "jsonl" or not _sniffs(log.path)
+    ):
+        log.with_unix_newlines()  # DuckDB's sniffer gives up on a mix of CRLF and LF
     if log.truncation_error is not None:
         log.truncated_after_line = lines
     if log.format == "json":

@@ -190,18 +190,19 @@ def normalise_sql(
         "lambda x: x.role = 'user')), true)"
     )
     ft = fld("timestamp")
-    ts_text = f"trim({ft}->>'$')"
+    ts_text = f"trim({ft}->>'$', {_WS})"
     logged_at = (
         f"CASE WHEN {ft} IS NULL OR json_type({ft}) = 'NULL' OR {ts_text} = '' THEN NULL "
-        f"WHEN json_type({ft}) IN ('UBIGINT', 'BIGINT', 'DOUBLE') THEN "
-        f"try(make_timestamp(CAST(CAST({ft} AS DOUBLE) * CASE WHEN CAST({ft} AS DOUBLE) > 1e11 "
-        f"THEN 1000 ELSE 1000000 END AS BIGINT))) "
+        f"WHEN json_type({ft}) IN ('UBIGINT', 'BIGINT', 'DOUBLE') "
+        f"OR regexp_full_match({ts_text}, '[0-9]{{9,13}}([.][0-9]+)?') THEN "
+        f"try(make_timestamp(CAST(CAST({ts_text} AS DOUBLE) * CASE WHEN CAST({ts_text} AS "
+        f"DOUBLE) > 1e11 THEN 1000 ELSE 1000000 END AS BIGINT))) "
         f"ELSE coalesce(try(CAST(CAST({ts_text} AS TIMESTAMPTZ) AT TIME ZONE 'UTC' AS TIMESTAMP)),"
         f" try(CAST({ts_text} AS TIMESTAMP))) END"
     )
     keys = [q.bind(col) for col in mapping.slice_columns]
     meta_pairs = [
-        f"{key}, nullif(trim({fld('slice:' + col)}->>'$'), '')"
+        f"{key}, nullif(trim({fld('slice:' + col)}->>'$', {_WS}), '')"
         for key, col in zip(keys, mapping.slice_columns, strict=True)
     ]
     meta_pairs += [f"{q.bind(name)}, {expr}" for name, expr in derived.items()]
@@ -233,12 +234,12 @@ e AS (
     END AS code FROM d),
 g AS (
   SELECT ord, code, f, CASE WHEN code IS NOT NULL THEN left(raw, {RAW_LIMIT}) END AS raw,
-    CASE WHEN code IS NULL THEN nullif(trim({fi}->>'$'), '') END AS external_id,
+    CASE WHEN code IS NULL THEN nullif(trim({fi}->>'$', {_WS}), '') END AS external_id,
     CASE WHEN code IS NULL THEN conv[1:u] END AS prompt_msgs,
     CASE WHEN code IS NULL AND len(conv) > u THEN to_json(conv) END AS conversation,
     CASE WHEN code IS NULL THEN conv[u].content END AS prompt_text,
-    coalesce(nullif(trim(CASE WHEN json_type({fr}) = 'VARCHAR' THEN {fr}->>'$'
-                        ELSE CAST({fr} AS VARCHAR) END), ''),
+    coalesce(nullif(trim(CASE json_type({fr}) WHEN 'VARCHAR' THEN {fr}->>'$' WHEN 'NULL' THEN NULL
+                        ELSE CAST({fr} AS VARCHAR) END, {_WS}), ''),
              CASE WHEN code IS NULL AND len(conv) > u AND conv[u + 1].role = 'assistant'
                   THEN nullif(trim(conv[u + 1].content), '') END) AS logged_response,
     CASE WHEN code IS NULL THEN logged_at END AS logged_at,
@@ -271,8 +272,8 @@ CREATE TEMP TABLE staged_answers AS
 WITH src AS ({reader}),
 a AS (
   SELECT *, nullif(trim({fi}->>'$'), '') AS external_id,
-    nullif(trim(CASE WHEN json_type({fr}) = 'VARCHAR' THEN {fr}->>'$'
-                ELSE CAST({fr} AS VARCHAR) END), '') AS answer
+    nullif(trim(CASE json_type({fr}) WHEN 'VARCHAR' THEN {fr}->>'$' WHEN 'NULL' THEN NULL
+                ELSE CAST({fr} AS VARCHAR) END, {_WS}), '') AS answer
   FROM src)
 SELECT ord, external_id, answer, {"nl" if log.format in ("csv", "tsv") else "0"} AS nl,
   CASE WHEN f IS NULL THEN CASE WHEN trim(raw, chr(9) || chr(13) || ' ') = '' THEN 'blank'

@@ -52,8 +52,8 @@ class IngestReport:
 # Prompts equal after lower-casing, digits → 0 and collapsing whitespace (also the \n, \t and
 # \r escapes inside the JSON text), within the same metadata, are one near-duplicate cluster.
 NEAR_DUPLICATE_KEY = (
-    r"md5(regexp_replace(regexp_replace(lower(messages), '[0-9]+', '0', 'g'), "
-    r"'(\s|\\n|\\t|\\r)+', ' ', 'g') || metadata)"
+    "md5(regexp_replace(regexp_replace(regexp_replace(lower(messages), '[0-9]+', '0', 'g'), "
+    "'(\\s|\\\\n|\\\\t|\\\\r)+', ' ', 'g'), ' ?\" ?', '\"', 'g') || metadata)"
 )
 
 
@@ -153,6 +153,12 @@ def save_staged(
         [source_id, *derived_cols],
     )
     ingested = _count(cur, "SELECT count(*) FROM prompts") - before
+    if previous:  # a new version of this source: its prompts stand for the new row counts
+        cur.execute(
+            "UPDATE prompts SET weight = c.weight FROM chosen c "
+            "WHERE prompts.prompt_id = c.prompt_id AND prompts.source_id = ?",
+            [source_id],
+        )
     logged = 0
     if _count(cur, "SELECT count(*) FROM chosen WHERE logged_response IS NOT NULL"):
         ensure_logged_variant_on(cur)
