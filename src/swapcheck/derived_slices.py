@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-DERIVED_SLICES: tuple[str, ...] = ("prompt_length", "turns", "language", "time_window")
+DERIVED_SLICES: tuple[str, ...] = ("prompt_length", "turns", "context", "language", "time_window")
 DESCRIPTIONS: dict[str, str] = {
     "prompt_length": "characters in the prompt under study, in buckets",
     "turns": "user turns up to and including the one under study",
+    "context": "whether the replayed context holds answers the old model wrote",
     "language": "language of the prompt (offline script and stop-word detector; 'und' = unsure)",
     "time_window": "day, ISO week or month of the logged timestamp, by the log's time span",
 }
@@ -137,8 +138,16 @@ def time_window(moment: datetime, granularity: str) -> str:
     return moment.strftime("%Y-%m")
 
 
+CLEAN_CONTEXT = "clean replay"
+OLD_MODEL_CONTEXT = "replays old-model answers"
+
+
 def derived_slice_sql(
-    prompt_text: str, user_turns: str, logged_at: str | None, span_days: float | None
+    prompt_text: str,
+    user_turns: str,
+    logged_at: str | None,
+    span_days: float | None,
+    context_has_model_output: str = "false",
 ) -> dict[str, str]:
     """Derived slice name → SQL expression (VARCHAR) over the given column expressions."""
     length = " ".join(
@@ -149,6 +158,10 @@ def derived_slice_sql(
         "turns": (
             f"CASE WHEN {user_turns} <= 2 THEN CAST({user_turns} AS VARCHAR) "
             f"WHEN {user_turns} <= 5 THEN '3-5' ELSE '6+' END"
+        ),
+        "context": (
+            f"CASE WHEN {context_has_model_output} THEN '{OLD_MODEL_CONTEXT}' "
+            f"ELSE '{CLEAN_CONTEXT}' END"
         ),
         "language": language_sql(prompt_text),
     }

@@ -221,6 +221,7 @@ def _derived_columns(cur: duckdb.DuckDBPyConnection) -> dict[str, str]:
     exprs = derived_slice_sql(
         "c.prompt_text", "c.user_turns", "c.logged_at" if has_time else None,
         float(span[0]) if has_time and span[0] is not None else None,
+        "c.context_has_model_output",
     )  # fmt: skip
     return exprs
 
