@@ -64,7 +64,11 @@ SENTENCES = {
         "Mijn bestelling is beschadigd aangekomen en ik wil graag mijn geld terug.",
         "Hoe kan ik al mijn facturen van vorig jaar in één bestand downloaden?",
     ],
-    "ja": ["注文した商品がまだ届きません。", "パスワードを忘れました", "請求書はどこですか？ありがとう"],
+    "ja": [
+        "注文した商品がまだ届きません。",
+        "パスワードを忘れました",
+        "請求書はどこですか？ありがとう",
+    ],
     "zh": ["我的订单还没有到", "如何取消订阅", "发票在哪里"],
     "ko": ["주문이 아직 도착하지 않았어요", "비밀번호를 잊어버렸어요", "환불해 주세요"],
     "ru": ["Здравствуйте, не могу войти в аккаунт", "Где мой заказ?", "Верните деньги"],

@@ -34,7 +34,7 @@ from tests.helpers import write_jsonl
 def ingest(
     store: Store, path: Path, mapping: ColumnMapping | None = None, **kw: Any
 ) -> IngestReport:
-    """``ingest_file`` without derived slices (their module may not exist yet); checks counts."""
+    """``ingest_file`` without derived slices (``test_derived_slices`` covers them); checks counts."""
     kw.setdefault("derived_slices", False)
     report = ingest_file(store, path, mapping, **kw)
     assert_counts(report)
@@ -968,3 +968,20 @@ def test_property_rows_stored_or_quarantined(
     path = tmp_path / f"prop{run}.csv"
     path.write_text(buffer.getvalue(), "utf-8", newline="")
     _check_ingested(lingering_store, path, table, csv_lines, f"{run}-csv")
+
+
+def test_long_rejected_row_gets_its_real_reason_and_a_clipped_raw(
+    tmp_store: Store, tmp_path: Path
+) -> None:
+    long_text = "word " * 5000  # far longer than the raw text kept in quarantine
+    path = write_jsonl(
+        tmp_path / "long.jsonl",
+        [
+            {"messages": [{"role": "user", "content": "fine"}]},
+            {"messages": [{"role": "robot", "content": long_text}]},
+        ],
+    )
+    report = ingest(tmp_store, path)
+    (reject,) = report.rejects.to_dict("records")
+    assert reject["field"] == "messages[0].role" and "'robot'" in reject["reason"]
+    assert len(reject["raw"]) == 2000 and reject["raw"].startswith('{"messages"')

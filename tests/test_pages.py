@@ -142,8 +142,17 @@ def test_results_page_finds_the_planted_regressions(demo_db: Path) -> None:
     for planted in ("feature=json_extract", "topic=medical", "locale=ja-JP"):
         assert planted in worse
     table = at.dataframe[0].value
-    assert {"slice", "value", "n", "win_rate", "ci_low", "ci_high", "verdict", "go",
-            "q_value"} <= set(table.columns)
+    assert {
+        "slice",
+        "value",
+        "n",
+        "win_rate",
+        "ci_low",
+        "ci_high",
+        "verdict",
+        "go",
+        "q_value",
+    } <= set(table.columns)
     assert at.get("plotly_chart"), "the win-rate chart is rendered"
     labels = [d.label for d in at.download_button]
     assert "Slice table (CSV)" in labels and "All judgments (CSV)" in labels

@@ -264,8 +264,13 @@ def test_margin_draws_the_non_inferiority_bound() -> None:
     from swapcheck.report import win_rate_figure
     from swapcheck.stats import slice_tables
 
-    frame = pd.DataFrame({"choice": ["candidate", "baseline", "tie"] * 4,
-                          "left_role": ["baseline"] * 12, "feature": ["a", "b"] * 6})
+    frame = pd.DataFrame(
+        {
+            "choice": ["candidate", "baseline", "tie"] * 4,
+            "left_role": ["baseline"] * 12,
+            "feature": ["a", "b"] * 6,
+        }
+    )
     table = slice_tables(frame, ["feature"])
     xs = sorted(shape.x0 for shape in win_rate_figure(table, margin=0.1).layout.shapes)
     assert xs == pytest.approx([0.4, 0.5])

@@ -75,8 +75,7 @@ def language_sql(text_expr: str) -> str:
     """
     p = f"lower(left({text_expr}, {PREFIX}))"
     scripts = " ".join(
-        f"WHEN regexp_matches({p}, {_sql_text(pattern)}) THEN '{lang}'"
-        for lang, pattern in SCRIPTS
+        f"WHEN regexp_matches({p}, {_sql_text(pattern)}) THEN '{lang}'" for lang, pattern in SCRIPTS
     )
     padded = f"(' ' || replace(regexp_replace({p}, '\\s+', ' ', 'g'), ' ', '  ') || ' ')"
     found = f"regexp_extract_all({padded}, {_sql_text(_STOP_WORD_RE)}, 1)"

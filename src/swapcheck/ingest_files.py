@@ -293,9 +293,7 @@ def _check_text(log: LogFile) -> None:
         )
     log.lines = lines
     log.has_blank_lines = blank
-    if 0 < crlf < block_newlines(lines, last) and (
-        log.format == "jsonl" or not _sniffs(log.path)
-    ):
+    if 0 < crlf < block_newlines(lines, last) and (log.format == "jsonl" or not _sniffs(log.path)):
         log.with_unix_newlines()  # DuckDB's sniffer gives up on a mix of CRLF and LF
     if log.truncation_error is not None:
         log.truncated_after_line = lines

@@ -233,10 +233,10 @@ e AS (
          AND logged_at IS NULL THEN 'timestamp'
     END AS code FROM d),
 g AS (
-  SELECT ord, code, f, CASE WHEN code IS NOT NULL THEN left(raw, {RAW_LIMIT}) END AS raw,
+  SELECT ord, code, f, CASE WHEN code IS NOT NULL THEN raw END AS raw,
     CASE WHEN code IS NULL THEN nullif(trim({fi}->>'$', {_WS}), '') END AS external_id,
-    CASE WHEN code IS NULL THEN conv[1:u] END AS prompt_msgs,
-    CASE WHEN code IS NULL AND len(conv) > u THEN to_json(conv) END AS conversation,
+    CASE WHEN code IS NULL THEN to_json(conv) END AS conv_json,
+    CASE WHEN code IS NULL AND len(conv) > u THEN to_json(conv[1:u]) END AS prompt_json,
     CASE WHEN code IS NULL THEN conv[u].content END AS prompt_text,
     coalesce(nullif(trim(CASE json_type({fr}) WHEN 'VARCHAR' THEN {fr}->>'$' WHEN 'NULL' THEN NULL
                         ELSE CAST({fr} AS VARCHAR) END, {_WS}), ''),
@@ -251,10 +251,11 @@ g AS (
     conv
   FROM e),
 h AS (SELECT *, CASE WHEN code IS NULL THEN {metadata} END AS metadata FROM g)
-SELECT ord, code, raw, external_id, to_json(prompt_msgs) AS messages, conversation, prompt_text,
+SELECT ord, code, raw, external_id, coalesce(prompt_json, conv_json) AS messages,
+  CASE WHEN prompt_json IS NOT NULL THEN conv_json END AS conversation, prompt_text,
   metadata, logged_response, logged_at,
   coalesce(context_has_model_output, false) AS context_has_model_output, user_turns, nl,
-  CASE WHEN code IS NULL THEN md5(to_json(conv) || chr(31) || metadata || chr(31)
+  CASE WHEN code IS NULL THEN md5(conv_json || chr(31) || metadata || chr(31)
     || coalesce(logged_response, '')) END AS content_hash
 FROM h
 """
