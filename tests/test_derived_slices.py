@@ -83,7 +83,7 @@ UNSURE = ["ok", "12345", "", "   ", "?!", "gpt-4o vs claude", "thanks"]
 
 
 def sql_values(expr_of: str, values: list[object], sql_type: str = "VARCHAR") -> list[object]:
-    """Evaluate an expression over a registered column ``x`` holding ``values`` (bound, in order)."""
+    """Evaluate an expression over a column ``x`` holding ``values`` (bound, in order)."""
     con = duckdb.connect()
     try:
         con.execute(f"CREATE TABLE t (i INTEGER, x {sql_type})")

@@ -34,7 +34,7 @@ from tests.helpers import write_jsonl
 def ingest(
     store: Store, path: Path, mapping: ColumnMapping | None = None, **kw: Any
 ) -> IngestReport:
-    """``ingest_file`` without derived slices (``test_derived_slices`` covers them); checks counts."""
+    """``ingest_file`` without derived slices (tested elsewhere); checks the counts."""
     kw.setdefault("derived_slices", False)
     report = ingest_file(store, path, mapping, **kw)
     assert_counts(report)
