@@ -15,7 +15,7 @@ import pandas as pd
 
 from swapcheck.errors import IngestError
 from swapcheck.ingest_answers import attach_answers
-from swapcheck.ingest_files import LogFile, ProgressFn, open_log
+from swapcheck.ingest_files import ROW_LABELS, LogFile, ProgressFn, open_log
 from swapcheck.ingest_lines import fix_row_numbers, original_lines, reader_rejects
 from swapcheck.ingest_reasons import explain
 from swapcheck.ingest_shapes import TURNS, ColumnMapping, guess_mapping
@@ -25,7 +25,6 @@ from swapcheck.store.sources import IngestReport, find_source_by_file_hash, save
 
 SAMPLE_ROWS = 500
 INGEST_MEMORY_LIMIT = "1GB"
-_LABELS = {"jsonl": "line", "json": "element", "csv": "line", "tsv": "line", "parquet": "row"}
 
 
 @dataclass
@@ -289,7 +288,7 @@ def _rejects(
     rows = cur.execute(
         "SELECT ord, code, raw, nl FROM staged WHERE code IS NOT NULL ORDER BY ord"
     ).fetchall()
-    label = _LABELS[log.format]
+    label = ROW_LABELS[log.format]
     originals: dict[int, str] = {}
     if log.format in ("csv", "tsv") and rows:
         originals = original_lines(log.path, {int(r[0]): int(r[3] or 0) + 1 for r in rows})

@@ -6,14 +6,12 @@ import duckdb
 import pandas as pd
 
 from swapcheck.errors import IngestError
-from swapcheck.ingest_files import LogFile
+from swapcheck.ingest_files import ROW_LABELS, LogFile
 from swapcheck.ingest_lines import fix_row_numbers, reader_rejects
 from swapcheck.ingest_reasons import json_problem
 from swapcheck.ingest_shapes import ColumnMapping
 from swapcheck.ingest_sql import RAW_LIMIT, Query, answers_sql, raw_table_sql
 from swapcheck.store.sources import IngestReport, save_answers
-
-_LABELS = {"jsonl": "line", "json": "element", "csv": "line", "tsv": "line", "parquet": "row"}
 
 
 def attach_answers(
@@ -56,7 +54,7 @@ def attach_answers(
         "SELECT ord, code, external_id, raw, error_detail FROM staged_answers "
         "WHERE code IS NOT NULL ORDER BY ord"
     ).fetchall()
-    label = _LABELS[log.format]
+    label = ROW_LABELS[log.format]
     records = []
     for ord_, code, external_id, raw, detail in rows:
         field, problem = _reason(code, external_id, raw or "", detail, mapping)

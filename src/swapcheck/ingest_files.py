@@ -35,6 +35,8 @@ _GZIP_MAGIC = b"\x1f\x8b"
 _PARQUET_MAGIC = b"PAR1"
 _UTF16_BOMS = {codecs.BOM_UTF32_LE: "utf-32", codecs.BOM_UTF32_BE: "utf-32",
                codecs.BOM_UTF16_LE: "utf-16", codecs.BOM_UTF16_BE: "utf-16"}  # fmt: skip
+ROW_LABELS = {"jsonl": "line", "json": "element", "csv": "line", "tsv": "line", "parquet": "row"}
+"""How reasons name a row of each format."""
 SUPPORTED = "JSON Lines, JSON array, CSV, TSV or Parquet, optionally gzip-compressed"
 
 ProgressFn = Callable[[float, str], None]

@@ -176,22 +176,7 @@ def save_staged(
     options = canonical_json({"near_duplicates": near_duplicates, "derived_slices": derived})
     counts = [log.file_hash, log.format, mapping.to_json(), rows_total, ingested,
               valid - ingested, len(rejects), canonical_json(slices), options]  # fmt: skip
-    if previous:
-        cur.execute("DELETE FROM quarantine WHERE source_id = ?", [source_id])
-        cur.execute(
-            "UPDATE sources SET file_hash = ?, format = ?, mapping = ?, rows_total = ?, "
-            "rows_ingested = rows_ingested + ?, rows_duplicate = ?, rows_rejected = ?, "
-            "slice_columns = ?, options = ?, updated_at = current_timestamp WHERE source_id = ?",
-            [*counts, source_id],
-        )
-    else:
-        cur.execute(
-            "INSERT INTO sources (file_hash, format, mapping, rows_total, rows_ingested, "
-            "rows_duplicate, rows_rejected, slice_columns, options, source_id, name) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [*counts, source_id, name],
-        )
-    _store_rejects(cur, rejects, source_id, name)
+    _record_source(cur, previous is not None, source_id, name, counts, rejects)
     cur.execute("DROP VIEW IF EXISTS chosen")
     cur.execute("DROP TABLE IF EXISTS keep")
     return IngestReport(
@@ -313,7 +298,34 @@ def save_answers(
     source_id = previous[0] if previous else source_id_for(log.file_hash)
     values = [log.file_hash, log.format, mapping.to_json(), rows_total, 0, ok - logged,
               len(rejects), "[]", canonical_json({"answers_only": True})]  # fmt: skip
-    if previous:
+    _record_source(cur, previous is not None, source_id, name, values, rejects)
+    return IngestReport(
+        source_id=source_id,
+        source_name=name,
+        file_hash=log.file_hash,
+        rows_total=rows_total,
+        rows_ingested=0,
+        rows_duplicate=ok - logged,
+        rows_rejected=len(rejects),
+        logged_responses=logged,
+        rejects=rejects,
+        notes=[*log.notes, f"{log.name}: answers only; {logged} attached as logged answers"],
+        replaced_version=previous is not None,
+    )
+
+
+def _record_source(
+    cur: duckdb.DuckDBPyConnection,
+    new_version: bool,
+    source_id: str,
+    name: str,
+    values: list[Any],
+    rejects: pd.DataFrame,
+) -> None:
+    """Insert the source row, or update it for a new version (whose quarantine replaces the
+    old one); ``values`` = file hash, format, mapping, total, ingested, duplicate, rejected,
+    slice columns, options."""
+    if new_version:
         cur.execute("DELETE FROM quarantine WHERE source_id = ?", [source_id])
         cur.execute(
             "UPDATE sources SET file_hash = ?, format = ?, mapping = ?, rows_total = ?, "
@@ -329,19 +341,6 @@ def save_answers(
             [*values, source_id, name],
         )
     _store_rejects(cur, rejects, source_id, name)
-    return IngestReport(
-        source_id=source_id,
-        source_name=name,
-        file_hash=log.file_hash,
-        rows_total=rows_total,
-        rows_ingested=0,
-        rows_duplicate=ok - logged,
-        rows_rejected=len(rejects),
-        logged_responses=logged,
-        rejects=rejects,
-        notes=[*log.notes, f"{log.name}: answers only; {logged} attached as logged answers"],
-        replaced_version=previous is not None,
-    )
 
 
 def _store_rejects(
