@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -46,15 +45,6 @@ def ingest_file(
     """
     options = IngestOptions(source_name, near_duplicates, derived_slices)
     return ingest_log(store, path, mapping, options, progress)
-
-
-def file_sha256(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
-    """sha256 of a file's bytes, read in chunks (same value as the parser's ``file_hash``)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass
