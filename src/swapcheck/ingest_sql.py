@@ -165,9 +165,9 @@ def normalise_sql(
             "WHEN mj IS NULL OR json_type(mj) = 'NULL' THEN 'messages_missing' "
             "WHEN m0 IS NULL THEN 'messages_shape' "
             "WHEN len(m0) = 0 THEN 'messages_empty' "
-            f"WHEN list_bool_or(list_transform(m0, lambda x: x.role IS NULL OR x.role NOT IN "
-            f"({roles_sql}))) THEN 'role' "
-            "WHEN list_bool_or(list_transform(msgs, lambda x: x.content IS NULL)) THEN 'content' "
+            # one pass for roles and contents; the reason names which (ingest_reasons)
+            f"WHEN list_bool_or(list_transform(msgs, lambda x: x.content IS NULL OR x.role IS NULL "
+            f"OR x.role NOT IN ({roles_sql}))) THEN 'message' "
         )
     else:
         fp = fld("prompt")
