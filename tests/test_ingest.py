@@ -985,3 +985,35 @@ def test_long_rejected_row_gets_its_real_reason_and_a_clipped_raw(
     (reject,) = report.rejects.to_dict("records")
     assert reject["field"] == "messages[0].role" and "'robot'" in reject["reason"]
     assert len(reject["raw"]) == 2000 and reject["raw"].startswith('{"messages"')
+
+
+def test_a_prompt_in_two_sources_belongs_to_both(tmp_store: Store, tmp_path: Path) -> None:
+    from swapcheck.models import LOGGED_VARIANT, VariantConfig
+    from swapcheck.store.studies import create_study, study_prompt_ids
+    from swapcheck.store.variants import save_variant
+
+    monday = write_jsonl(tmp_path / "monday.jsonl", [{"prompt": "shared"}, {"prompt": "mon"}])
+    tuesday = write_jsonl(
+        tmp_path / "tuesday.jsonl", [{"prompt": "shared"}, {"prompt": "shared"}, {"prompt": "tue"}]
+    )
+    ingest(tmp_store, monday)
+    second = ingest(tmp_store, tuesday)
+    assert (second.rows_ingested, second.rows_duplicate) == (1, 2)
+    with tmp_store.cursor() as cur:
+        links = cur.execute(
+            "SELECT p.prompt_text, s.name, ps.weight FROM prompt_sources ps "
+            "JOIN prompts p USING (prompt_id) JOIN sources s ON s.source_id = ps.source_id "
+            "ORDER BY s.name, p.prompt_text"
+        ).fetchall()
+    assert links == [
+        ("mon", "monday.jsonl", 1),
+        ("shared", "monday.jsonl", 1),
+        ("shared", "tuesday.jsonl", 2),
+        ("tue", "tuesday.jsonl", 1),
+    ]
+    for name in ("a", "b"):
+        save_variant(tmp_store, VariantConfig(name=name, provider="simulated", model=f"m-{name}"))
+    study = create_study(
+        tmp_store, "tuesday only", baseline="a", candidate="b", sources=["tuesday.jsonl"]
+    )
+    assert len(study_prompt_ids(tmp_store, study)) == 2  # 'shared' and 'tue'

@@ -60,6 +60,10 @@ def add_prompts(store: Store, rows: list[dict]) -> None:
             "metadata, logged_at, weight) SELECT prompt_id, source_id, row_number, messages, "
             "prompt_text, metadata, logged_at, weight FROM incoming"
         )
+        cur.execute(
+            "INSERT INTO prompt_sources SELECT prompt_id, source_id, coalesce(weight, 1) "
+            "FROM incoming"
+        )
         cur.unregister("incoming")
 
 

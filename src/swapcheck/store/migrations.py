@@ -205,3 +205,20 @@ def _ingest_at_scale(cur: duckdb.DuckDBPyConnection) -> None:
         );
         """
     )
+
+
+@migration("0004_prompt_sources")
+def _prompt_sources(cur: duckdb.DuckDBPyConnection) -> None:
+    # A prompt is stored once but can occur in several sources (logs of different days, a
+    # fixed version of a file): one row per (prompt, source) with the log rows it stands for
+    # there. Studies and filters select prompts of sources through this table.
+    cur.execute(
+        """
+        CREATE TABLE prompt_sources (
+            prompt_id  VARCHAR NOT NULL,
+            source_id  VARCHAR NOT NULL,
+            weight     BIGINT NOT NULL DEFAULT 1
+        );
+        INSERT INTO prompt_sources SELECT prompt_id, source_id, coalesce(weight, 1) FROM prompts;
+        """
+    )

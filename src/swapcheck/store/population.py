@@ -9,6 +9,7 @@ import pandas as pd
 from swapcheck.sampling import MISSING, PromptFilter
 from swapcheck.store.connection import Store, first_row
 from swapcheck.store.jsonpath import metadata_path
+from swapcheck.store.sources import prompts_of_sources
 
 
 class _Params:
@@ -38,9 +39,9 @@ def _slice_condition(bind: _Params, column: str, values: tuple[str, ...]) -> str
 
 def _where(bind: _Params, source_ids: list[str], flt: PromptFilter) -> str:
     """The WHERE clause of ``flt`` over the given sources (narrowed by ``flt.source_ids``)."""
-    clauses = [f"list_contains({bind(list(source_ids))}::VARCHAR[], source_id)"]
+    clauses = [prompts_of_sources(bind(list(source_ids)))]
     if flt.source_ids:
-        clauses.append(f"list_contains({bind(list(flt.source_ids))}::VARCHAR[], source_id)")
+        clauses.append(prompts_of_sources(bind(list(flt.source_ids))))
     for column, values in flt.slice_values.items():
         if values:
             clauses.append(_slice_condition(bind, column, values))
@@ -66,10 +67,14 @@ def population_frame(
         for i, col in enumerate(strata)
     ]
     where = _where(bind, source_ids, flt)
+    # weight: log rows the prompt stands for in the chosen sources together
+    in_sources = bind(list(flt.source_ids or source_ids))
     sql = (
-        "SELECT prompt_id, greatest(coalesce(weight, 1), 1)::BIGINT AS weight"
+        "SELECT prompt_id, greatest(coalesce(ps.rows, 1), 1)::BIGINT AS weight"
         + "".join(", " + s for s in selects)
-        + f" FROM prompts WHERE {where} ORDER BY prompt_id"
+        + " FROM prompts JOIN (SELECT prompt_id, sum(weight) AS rows FROM prompt_sources "
+        f"WHERE list_contains({in_sources}::VARCHAR[], source_id) GROUP BY prompt_id) ps "
+        f"USING (prompt_id) WHERE {where} ORDER BY prompt_id"
     )
     with store.cursor() as cur:
         frame = cur.execute(sql, bind.values).df()
@@ -88,7 +93,7 @@ def slice_values(
     with store.cursor() as cur:
         rows = cur.execute(
             "SELECT coalesce(json_extract_string(metadata, $2), $3) AS value, count(*) AS n "
-            "FROM prompts WHERE list_contains($1::VARCHAR[], source_id) "
+            f"FROM prompts WHERE {prompts_of_sources('$1')} "
             "GROUP BY value ORDER BY n DESC, value LIMIT $4",
             [list(source_ids), metadata_path(column), MISSING, int(limit)],
         ).fetchall()
@@ -103,7 +108,7 @@ def logged_time_range(
         row = first_row(
             cur.execute(
                 "SELECT min(logged_at), max(logged_at) FROM prompts "
-                "WHERE list_contains($1::VARCHAR[], source_id)",
+                f"WHERE {prompts_of_sources('$1')}",
                 [list(source_ids)],
             )
         )

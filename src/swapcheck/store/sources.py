@@ -57,6 +57,14 @@ NEAR_DUPLICATE_KEY = (
 )
 
 
+def prompts_of_sources(ids_param: str) -> str:
+    """SQL condition: ``prompt_id`` occurs in one of the sources bound as ``ids_param``."""
+    return (
+        "prompt_id IN (SELECT prompt_id FROM prompt_sources "
+        f"WHERE list_contains({ids_param}::VARCHAR[], source_id))"
+    )
+
+
 def prompt_id_for(content_hash: str) -> str:
     return "p_" + content_hash[:20]
 
@@ -159,6 +167,13 @@ def save_staged(
             "WHERE prompts.prompt_id = c.prompt_id AND prompts.source_id = ?",
             [source_id],
         )
+        cur.execute("DELETE FROM prompt_sources WHERE source_id = ?", [source_id])
+    # Every prompt of this file belongs to this source, also those stored by an earlier one.
+    cur.execute(
+        "INSERT INTO prompt_sources (prompt_id, source_id, weight) "
+        "SELECT prompt_id, ?, weight FROM chosen",
+        [source_id],
+    )
     logged = 0
     if _count(cur, "SELECT count(*) FROM chosen WHERE logged_response IS NOT NULL"):
         ensure_logged_variant_on(cur)

@@ -16,7 +16,7 @@ from swapcheck.models import LOGGED_VARIANT, canonical_json, sha256_hex
 from swapcheck.sampling import PromptFilter, SamplePlan, allocation_table, stratified_sample
 from swapcheck.store.connection import Store, first_row
 from swapcheck.store.population import population_frame
-from swapcheck.store.sources import resolve_source_ids, slice_columns_of
+from swapcheck.store.sources import prompts_of_sources, resolve_source_ids, slice_columns_of
 from swapcheck.store.variants import get_variant
 
 _COLUMNS = (
@@ -121,7 +121,7 @@ def _all_prompts(store: Store, source_ids: list[str]) -> pd.DataFrame:
         ids = [
             r[0]
             for r in cur.execute(
-                "SELECT prompt_id FROM prompts WHERE list_contains(?, source_id)", [source_ids]
+                f"SELECT prompt_id FROM prompts WHERE {prompts_of_sources('$1')}", [source_ids]
             ).fetchall()
         ]
     if not ids:
