@@ -988,7 +988,7 @@ def test_long_rejected_row_gets_its_real_reason_and_a_clipped_raw(
 
 
 def test_a_prompt_in_two_sources_belongs_to_both(tmp_store: Store, tmp_path: Path) -> None:
-    from swapcheck.models import LOGGED_VARIANT, VariantConfig
+    from swapcheck.models import VariantConfig
     from swapcheck.store.studies import create_study, study_prompt_ids
     from swapcheck.store.variants import save_variant
 
