@@ -213,3 +213,16 @@ def test_ingest_stores_derived_slices_usable_as_study_slices(
     assert stored[1]["language"] == "en" and stored[1]["time_window"] == "2026-10-03"
     columns = slice_columns_of(tmp_store, [report.source_id])
     assert {"prompt_length", "turns", "context", "language", "time_window"} <= set(columns)
+
+
+def test_a_log_column_wins_over_a_derived_slice_of_the_same_name(
+    tmp_store: Store, tmp_path: Path
+) -> None:
+    path = tmp_path / "log.jsonl"
+    path.write_text(json.dumps({"prompt": SENTENCES["fr"][0], "language": "fr-CA"}) + "\n")
+    ingest_file(tmp_store, path)
+    with tmp_store.cursor() as cur:
+        (metadata,) = cur.execute("SELECT metadata FROM prompts").fetchall()[0]
+    stored = json.loads(metadata)
+    assert stored["language"] == "fr-CA" and stored["turns"] == "1"
+    assert list(stored).count("language") == 1

@@ -144,10 +144,14 @@ def save_staged(
         "prompt_id, k.weight FROM staged s JOIN keep k USING (ord)"
     )
     derived_cols = _derived_columns(cur) if derived else {}
+    # A column of the log wins over a derived slice of the same name (it is never overwritten).
+    derived_cols = {k: v for k, v in derived_cols.items() if k not in mapping.slice_columns}
+    extra = "json_object(" + ", ".join(f"?, {expr}" for expr in derived_cols.values()) + ")"
+    # Both are JSON objects with distinct keys: splice them as text (cheaper than a JSON merge).
     patch = (
-        "json_merge_patch(c.metadata, json_object("
-        + ", ".join(f"?, {expr}" for expr in derived_cols.values())
-        + "))"
+        f"CASE WHEN c.metadata = '{{}}' THEN {extra} ELSE "
+        f"CAST(rtrim(CAST(c.metadata AS VARCHAR), '}}') || ',' || ltrim(CAST({extra} AS VARCHAR), "
+        "'{') AS JSON) END"
         if derived_cols
         else "c.metadata"
     )
@@ -158,7 +162,7 @@ def save_staged(
         f"SELECT c.prompt_id, ?, c.ord, c.external_id, c.messages, c.prompt_text, {patch}, "
         "c.conversation, c.logged_at, c.weight, c.context_has_model_output FROM chosen c "
         "ANTI JOIN prompts p ON p.prompt_id = c.prompt_id",
-        [source_id, *derived_cols],
+        [source_id, *derived_cols, *derived_cols],
     )
     ingested = _count(cur, "SELECT count(*) FROM prompts") - before
     if previous:  # a new version of this source: its prompts stand for the new row counts
