@@ -13,6 +13,10 @@ from hypothesis import strategies as st
 
 from swapcheck.derived_slices import (
     CLEAN_CONTEXT,
+    LANGUAGE_CODES,
+    LANGUAGE_MARKER_CHARS,
+    LANGUAGE_WHOLE_BYTES,
+    LANGUAGE_WINDOW_CHARS,
     LONGEST_BUCKET,
     OLD_MODEL_CONTEXT,
     STOP_WORDS,
@@ -226,3 +230,130 @@ def test_a_log_column_wins_over_a_derived_slice_of_the_same_name(
     stored = json.loads(metadata)
     assert stored["language"] == "fr-CA" and stored["turns"] == "1"
     assert list(stored).count("language") == 1
+
+
+# ---------------------------------------------------------------- language: rules and SQL twin
+
+
+def test_stop_words_are_disjoint_lowercase_and_start_with_an_ascii_letter() -> None:
+    words = [w for ws in STOP_WORDS.values() for w in ws]
+    assert len(words) == len(set(words))
+    assert all(w[0].isascii() and w[0].isalpha() and w == w.lower() for w in words)
+    assert set(STOP_WORDS) | {"und"} <= set(LANGUAGE_CODES)
+
+
+EDGE_CASES = [
+    # a stray word of another language does not count: two hits are needed
+    ("Per the docs, the API returns JSON for every request.", "en"),
+    ("Bonjour ! Can you help me with my order please?", "en"),
+    ("Hallo, ich habe eine Frage about my account", "de"),
+    ("Solve for y: 2y + 3 = 7. What is y?", "en"),
+    # acronyms (all capitals) are not stop words
+    ("OS X and MIT DIE OS", "und"),
+    # code, numbers and single words
+    ("import os\nprint(os.getcwd())", "und"),
+    ("SELECT * FROM users WHERE id = 1", "und"),
+    ("Danke", "und"),
+    # other scripts, also with Latin words inside
+    ("iPhone 15 Proの画面が割れました。修理できますか？", "ja"),
+    ("请帮我把这段话翻译成英文：Hello, how are you?", "zh"),
+    ("Как дела? Мне нужна помощь с заказом", "ru"),
+    ("Спасибо", "und"),  # too few letters
+    ("你好", "und"),
+    # a few foreign letters in Latin text leave the decision to the stop words
+    ("Can you explain what the Greek letter π means in this formula?", "en"),
+    # a third Cyrillic: mixed scripts; more than half: Russian
+    ("Translate to English: Привет, как дела?", "und"),
+    ("Please translate: Привет, как дела у тебя сегодня", "ru"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), EDGE_CASES)
+def test_language_edge_cases(text: str, expected: str) -> None:
+    assert detect_language(text) == expected
+    assert sql_values(language_sql("x"), [text]) == [expected]
+
+
+def test_the_window_is_the_whole_text_up_to_600_bytes_else_300_characters() -> None:
+    late = "x" * 290 + " the weather and the city"  # the stop words start after character 290
+    assert len(late.encode()) <= LANGUAGE_WHOLE_BYTES
+    padded = late + " " + "z" * (LANGUAGE_WHOLE_BYTES - len(late))  # 601 bytes: cut at 300 chars
+    assert len(padded.encode()) == LANGUAGE_WHOLE_BYTES + 1
+    texts = [late, padded]
+    assert [detect_language(t) for t in texts] == ["en", "und"]
+    assert sql_values(language_sql("x"), texts) == ["en", "und"]
+    assert LANGUAGE_WINDOW_CHARS == 300
+
+
+def test_kana_and_ukrainian_letters_count_in_the_first_100_characters_only() -> None:
+    han = "我的订单还没有到" * 20  # 160 characters of Han
+    cyrillic = "Здравствуйте я не могу войти в аккаунт " * 4
+    texts = [
+        "の" + han,  # kana first: Japanese
+        han[:LANGUAGE_MARKER_CHARS] + "の" + han,  # kana only after 100 characters: Chinese
+        "є " + cyrillic,
+        cyrillic[:LANGUAGE_MARKER_CHARS] + " є",
+    ]
+    expected = ["ja", "zh", "uk", "ru"]
+    assert [detect_language(t) for t in texts] == expected
+    assert sql_values(language_sql("x"), texts) == expected
+
+
+_SCRIPT_SNIPPETS = [s for lang, ss in SENTENCES.items() for s in ss] + [
+    "😀", "🎉🎉", "→", "€", "’", "“", "—", "ß", "µ", "ё", "π", "Ω", "ー", "。", "、", "\u0301",
+    "\x00", "\x01", "\n", "\t", "0123", "3.14",
+]  # fmt: skip
+_MIXED_PIECES = st.one_of(
+    st.sampled_from(_WORDS),
+    st.sampled_from([w.capitalize() for w in _WORDS] + [w.upper() for w in _WORDS[:40]]),
+    st.sampled_from(_SCRIPT_SNIPPETS),
+    st.sampled_from([" ", " ", ", ", ". ", "? ", "'", "-", "/", "(", ")"]),
+    st.text(max_size=4),
+    st.integers(0, 10_000).map(str),
+)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.lists(_MIXED_PIECES, max_size=120).map("".join), min_size=1, max_size=12))
+def test_sql_language_matches_the_python_twin_on_scripts_and_long_text(texts: list[str]) -> None:
+    """Mixed languages, scripts, emoji, digits and random characters, also past the 300-character
+    and 600-byte edges of the window (the texts go up to a few thousand characters)."""
+    assert sql_values(language_sql("x"), texts) == [detect_language(t) for t in texts]
+
+
+def test_language_sql_is_ascii_and_bounded_on_huge_prompts() -> None:
+    sql = language_sql("x")
+    assert sql.isascii() and "\x01" not in sql  # non-ASCII and control characters are escaped
+    huge = ["Привет " * 2_000_000, "日本語の" * 3_000_000, "the and " * 1_500_000]
+    assert [detect_language(t) for t in huge] == ["ru", "ja", "en"]
+    assert sql_values(sql, huge) == ["ru", "ja", "en"]
+
+
+def test_null_inputs_give_null_slices_except_language() -> None:
+    exprs = derived_slice_sql("x", "y", "z", 3.0)
+    con = duckdb.connect()
+    try:
+        row = con.execute(
+            f"SELECT {exprs['prompt_length']}, {exprs['turns']}, {exprs['language']}, "
+            f"{exprs['time_window']} FROM (SELECT NULL::VARCHAR x, NULL::INTEGER y, "
+            "NULL::TIMESTAMP z)"
+        ).fetchall()[0]
+    finally:
+        con.close()
+    assert row == (None, None, "und", None)
+
+
+@pytest.mark.parametrize(
+    ("span", "moment", "expected"),
+    [
+        (None, datetime(2026, 10, 7, 0, 0), "2026-10-07"),
+        (182.0, datetime(2024, 12, 30), "2025-W01"),
+        (182.0, datetime(2027, 1, 3, 23, 59), "2026-W53"),
+        (182.0, datetime(2027, 1, 4), "2027-W01"),
+        (182.1, datetime(2026, 12, 31, 23, 59), "2026-12"),
+    ],
+)
+def test_time_window_edges(span: float | None, moment: datetime, expected: str) -> None:
+    expr = derived_slice_sql("'q'", "1", "x", span)["time_window"]
+    assert time_window(moment, time_granularity(span)) == expected
+    assert sql_values(expr, [moment], "TIMESTAMP") == [expected]
