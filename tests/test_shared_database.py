@@ -11,6 +11,7 @@ after the first one got the file.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -47,13 +48,23 @@ def console_script() -> list[str]:
 
 
 def spawn(args: list[str], db: Path, out_dir: Path, label: str) -> subprocess.Popen[bytes]:
-    """Start a process with its output in files (no pipe can fill up and block it)."""
+    """Start a process with its output in files (no pipe can fill up and block it) and a stdin
+    pipe on which ``tell_go`` wakes it (the child blocks on it: no polling)."""
     env = {**os.environ, "SWAPCHECK_DB": str(db)}
     with (
         open(out_dir / f"{label}.out", "wb") as stdout,
         open(out_dir / f"{label}.err", "wb") as stderr,
     ):
-        return subprocess.Popen(args, env=env, stdout=stdout, stderr=stderr)
+        return subprocess.Popen(args, env=env, stdin=subprocess.PIPE, stdout=stdout, stderr=stderr)
+
+
+def tell_go(proc: subprocess.Popen[bytes]) -> None:
+    """Wake a child blocked on ``sys.stdin.readline()`` (harmless if it has exited)."""
+    if proc.stdin is None or proc.stdin.closed:
+        return
+    with contextlib.suppress(BrokenPipeError, OSError):
+        proc.stdin.write(b"go\n")
+        proc.stdin.close()
 
 
 def outputs(out_dir: Path, label: str) -> tuple[str, str]:
@@ -201,18 +212,15 @@ def test_cli_generate_and_stats_run_while_the_app_reviews(
 
 
 APPEND_SCRIPT = """
-import sys, time
+import sys
 from pathlib import Path
 from swapcheck.store import Store
 
-db, who, go = sys.argv[1], sys.argv[2], Path(sys.argv[3])
+db, who, flags = sys.argv[1], sys.argv[2], Path(sys.argv[3])
 store = Store(db, linger=0)
-Path(go.parent / ("ready-" + who)).write_text("ok")
-deadline = time.monotonic() + 60
-while not go.exists():
-    if time.monotonic() > deadline:
-        sys.exit("never told to go")
-    time.sleep(0.01)
+(flags / ("ready-" + who)).write_text("ok")
+if sys.stdin.readline().strip() != "go":  # blocks until the test says go (EOF: it gave up)
+    sys.exit("never told to go")
 for i in range(50):
     with store.cursor() as cur:
         cur.execute("INSERT INTO shared_rows VALUES (?, ?)", [who, i])
@@ -227,13 +235,15 @@ def test_three_processes_append_to_one_file(isolated_env: Path, tmp_path: Path) 
     with store.cursor() as cur:
         cur.execute("CREATE TABLE shared_rows (who VARCHAR, i INTEGER)")
     store.close()
-    go = tmp_path / "go"
     procs: list[subprocess.Popen[bytes]] = []
     try:
         for who in ("a", "b"):
             procs.append(
                 spawn(
-                    [sys.executable, "-c", APPEND_SCRIPT, str(db), who, str(go)], db, tmp_path, who
+                    [sys.executable, "-c", APPEND_SCRIPT, str(db), who, str(tmp_path)],
+                    db,
+                    tmp_path,
+                    who,
                 )
             )
         wait_for(
@@ -244,7 +254,8 @@ def test_three_processes_append_to_one_file(isolated_env: Path, tmp_path: Path) 
             "both writers to start",
             timeout=DEADLINE_S,
         )
-        go.write_text("go")
+        for proc in procs:
+            tell_go(proc)
         for i in range(50):
             with store.cursor() as cur:
                 cur.execute("INSERT INTO shared_rows VALUES (?, ?)", ["main", i])
@@ -306,7 +317,7 @@ def test_a_busy_holder_does_not_starve_a_waiting_process(
 
 
 WAITER = """
-import sys, time
+import sys
 from pathlib import Path
 from swapcheck.store import Store
 
@@ -328,9 +339,7 @@ duckdb.connect = connect_and_tell
 store = Store(db, linger=0, lock_timeout=60, migrate=False)
 with store.cursor() as cur:  # waits while another process holds the file
     (flags / ("got-" + who)).write_text("ok")
-    deadline = time.monotonic() + 60
-    while not (flags / "release").exists() and time.monotonic() < deadline:
-        time.sleep(0.01)
+    sys.stdin.readline()  # holds the file until the test says go (or gives up: EOF)
     cur.execute("SELECT 1").fetchall()
 store.close()
 print("done", who)
@@ -364,11 +373,13 @@ def test_a_second_waiter_stays_visible_after_the_first_gets_in(
             timeout=DEADLINE_S,
         )
         loser_visible = poll_until(marker.exists, timeout=2.0)
-        (tmp_path / "release").write_text("go")
+        for proc in procs:
+            tell_go(proc)
         for proc in procs:
             proc.wait(timeout=DEADLINE_S)
     finally:
-        (tmp_path / "release").write_text("go")
+        for proc in procs:
+            tell_go(proc)
         for proc in procs:
             stop(proc)
         holder.close()

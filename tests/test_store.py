@@ -19,6 +19,7 @@ from swapcheck.store.migrations import MIGRATIONS, applied_migrations, migrate
 from swapcheck.store.responses import pending_jobs, response_status, write_responses
 from swapcheck.store.variants import get_variant, list_variants, save_variant
 from tests.helpers import small_log_rows, write_jsonl
+from tests.waiting import wait_for
 
 
 def test_migrations_from_blank_database_create_every_table(tmp_path: Path) -> None:
@@ -101,39 +102,58 @@ def test_logged_answers_become_the_logged_variant(tmp_store: Store, tmp_path) ->
 
 _HOLDER = textwrap.dedent(
     """
-    import sys, time, duckdb
+    import sys, duckdb
     con = duckdb.connect(sys.argv[1])
     con.execute("CREATE TABLE IF NOT EXISTS held (x INT)")
     print("locked", flush=True)
-    time.sleep(float(sys.argv[2]))
+    sys.stdin.readline()  # holds the file until the test writes a line (or closes stdin)
     con.close()
     print("released", flush=True)
     """
 )
 
 
-def _hold_lock(path: Path, seconds: float) -> subprocess.Popen[str]:
+def _hold_lock(path: Path) -> subprocess.Popen[str]:
     proc = subprocess.Popen(
-        [sys.executable, "-c", _HOLDER, str(path), str(seconds)], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", _HOLDER, str(path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
     return proc
 
 
+def _release_when_waited_for(holder: subprocess.Popen[str], marker: Path) -> threading.Thread:
+    """Let the holder go once a waiting process has left its ``.waiting`` marker."""
+
+    def release() -> None:
+        wait_for(marker.exists, "the store to wait for the lock", timeout=30)
+        assert holder.stdin is not None
+        holder.stdin.write("go\n")
+        holder.stdin.close()
+
+    thread = threading.Thread(target=release, daemon=True)
+    thread.start()
+    return thread
+
+
 def test_waits_for_another_process_then_proceeds(tmp_path: Path) -> None:
     path = tmp_path / "shared.duckdb"
     Store(path, linger=0).close()
-    holder = _hold_lock(path, 1.0)
+    holder = _hold_lock(path)
+    releaser = _release_when_waited_for(holder, path.with_name(path.name + ".waiting"))
     store = Store(path, linger=0, lock_timeout=30, migrate=False)
     with store.cursor() as cur:  # blocks until the holder releases, then works
         assert cur.execute("SELECT count(*) FROM held").fetchone() == (0,)
+    releaser.join(timeout=30)
     assert holder.wait(timeout=30) == 0
     assert holder.stdout.read().strip() == "released"
 
 
 def test_gives_up_with_a_fix_when_the_lock_never_frees(tmp_path: Path) -> None:
     path = tmp_path / "busy.duckdb"
-    holder = _hold_lock(path, 5.0)
+    holder = _hold_lock(path)
     try:
         with pytest.raises(DatabaseLockedError, match="stayed locked") as info:
             Store(path, linger=0, lock_timeout=0.3)
