@@ -212,7 +212,7 @@ def test_reingest_is_recognised_by_file_hash_before_parsing(
     def no_parse(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise AssertionError("a known file must not be parsed again")
 
-    monkeypatch.setattr(ingest, "_stage", no_parse)
+    monkeypatch.setattr(ingest, "run_scan", no_parse)
     monkeypatch.setattr(ingest, "_sample", no_parse)
     again = pipeline.ingest_file(tmp_store, log)
     assert again.already_ingested and again.source_id == first.source_id

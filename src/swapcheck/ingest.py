@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -16,10 +15,10 @@ import pandas as pd
 from swapcheck.errors import IngestError
 from swapcheck.ingest_answers import attach_answers
 from swapcheck.ingest_files import ROW_LABELS, LogFile, ProgressFn, open_log
-from swapcheck.ingest_lines import fix_row_numbers, original_lines, reader_rejects
+from swapcheck.ingest_lines import ReaderReject, original_lines, run_scan, unreadable
 from swapcheck.ingest_reasons import explain
 from swapcheck.ingest_shapes import TURNS, ColumnMapping, guess_mapping
-from swapcheck.ingest_sql import RAW_LIMIT, Query, normalise_sql, raw_table_sql
+from swapcheck.ingest_sql import RAW_LIMIT, normalise_sql
 from swapcheck.store import Store
 from swapcheck.store.sources import IngestReport, find_source_by_file_hash, save_staged
 
@@ -87,7 +86,7 @@ def _sample(log: LogFile, limit: int) -> LogSample:
                     log.format, [d[0] for d in cur.description or []], records, log.notes
                 )
     except duckdb.Error as exc:
-        raise _unreadable(log, exc) from exc
+        raise unreadable(log, exc) from exc
     finally:
         con.close()
     columns: dict[str, None] = {}
@@ -155,8 +154,14 @@ def ingest_log(
                 if progress:
                     progress(1.0, "done")
                 return report
-            _stage(cur, log, used, sample.columns, progress)
-            rejects = _rejects(cur, log, used, len(sample.columns))
+            from_reader = run_scan(
+                cur,
+                log,
+                lambda q: normalise_sql(log, used, sample.columns, {}, q),
+                len(sample.columns),
+                progress,
+            )
+            rejects = _rejects(cur, log, used, from_reader)
             if progress:
                 progress(0.85, "storing prompts")
             report = save_staged(
@@ -239,52 +244,13 @@ def resolve_mapping(mapping: ColumnMapping, sample: LogSample, log: LogFile) -> 
     return resolved
 
 
-def _stage(
+def _rejects(
     cur: duckdb.DuckDBPyConnection,
     log: LogFile,
     mapping: ColumnMapping,
-    columns: list[str],
-    progress: ProgressFn | None,
-) -> None:
-    """Run the one-pass normalising scan into temp table ``staged``, reporting its progress."""
-    for table in ("staged", "ingest_raw", "ingest_reject_errors", "ingest_reject_scans"):
-        cur.execute(f"DROP TABLE IF EXISTS {table}")
-    first = Query()
-    numbering = raw_table_sql(log, first)
-    q = Query()
-    sql = normalise_sql(log, mapping, columns, {}, q)
-    done = threading.Event()
-
-    def watch() -> None:
-        while not done.wait(0.25):
-            try:
-                share = cur.query_progress()
-            except duckdb.Error:
-                return
-            if progress and share >= 0:
-                progress(0.1 + 0.75 * share / 100, f"reading {log.name}")
-
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
-    try:
-        if numbering:
-            cur.execute(numbering, first.params)
-        cur.execute(sql, q.params)
-        cur.execute("DROP TABLE IF EXISTS ingest_raw")
-        cur.execute("DELETE FROM staged WHERE code = 'blank'")
-    except duckdb.Error as exc:
-        raise _unreadable(log, exc) from exc
-    finally:
-        done.set()
-        watcher.join()
-
-
-def _rejects(
-    cur: duckdb.DuckDBPyConnection, log: LogFile, mapping: ColumnMapping, ncols: int
+    from_reader: list[ReaderReject],
 ) -> pd.DataFrame:
     """Rejected rows with physical row numbers, field and reason (reasons built in Python)."""
-    from_reader = reader_rejects(cur, log)
-    fix_row_numbers(cur, log, from_reader, ncols)
     rows = cur.execute(
         "SELECT ord, code, raw, nl FROM staged WHERE code IS NOT NULL ORDER BY ord"
     ).fetchall()
@@ -307,17 +273,6 @@ def _rejects(
     ]
     frame["raw"] = frame["raw"].map(lambda r: r[:RAW_LIMIT])
     return frame[["row_number", "field", "reason", "raw"]]
-
-
-def _unreadable(log: LogFile, exc: Exception) -> IngestError:
-    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    what = {"jsonl": "JSON Lines", "json": "a JSON array", "csv": "CSV", "tsv": "TSV"}.get(
-        log.format, "Parquet"
-    )
-    return IngestError(
-        f"{log.name} could not be read as {what}: {first}",
-        f"check that the file really is {what} (open it in an editor or export it again)",
-    )
 
 
 __all__ = [

@@ -5,12 +5,11 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
-from swapcheck.errors import IngestError
 from swapcheck.ingest_files import ROW_LABELS, LogFile
-from swapcheck.ingest_lines import fix_row_numbers, reader_rejects
+from swapcheck.ingest_lines import run_scan
 from swapcheck.ingest_reasons import json_problem
 from swapcheck.ingest_shapes import ColumnMapping
-from swapcheck.ingest_sql import RAW_LIMIT, Query, answers_sql, raw_table_sql
+from swapcheck.ingest_sql import RAW_LIMIT, answers_sql
 from swapcheck.store.sources import IngestReport, save_answers
 
 
@@ -26,32 +25,13 @@ def attach_answers(
     Rows whose id matches no ingested prompt, that carry no answer (a failed request) or that
     cannot be read are quarantined with the reason; nothing is dropped silently.
     """
-    for table in ("staged_answers", "ingest_raw", "ingest_reject_errors", "ingest_reject_scans"):
-        cur.execute(f"DROP TABLE IF EXISTS {table}")
-    first = Query()
-    numbering = raw_table_sql(log, first)
-    q = Query()
-    try:
-        if numbering:
-            cur.execute(numbering, first.params)
-        cur.execute(answers_sql(log, mapping, columns, q), q.params)
-    except duckdb.Error as exc:
-        raise IngestError(
-            f"{log.name} could not be read: {str(exc).splitlines()[0]}",
-            "check that the file really is the format its name says",
-        ) from exc
-    cur.execute("DROP TABLE IF EXISTS ingest_raw")
-    cur.execute("DELETE FROM staged_answers WHERE code = 'blank'")
-    cur.execute("ALTER TABLE staged_answers RENAME TO staged")
-    from_reader = reader_rejects(cur, log)
-    fix_row_numbers(cur, log, from_reader, len(columns))
-    cur.execute("ALTER TABLE staged RENAME TO staged_answers")
+    from_reader = run_scan(cur, log, lambda q: answers_sql(log, mapping, columns, q), len(columns))
     cur.execute(
-        "UPDATE staged_answers SET code = 'unmatched' WHERE code IS NULL AND "
+        "UPDATE staged SET code = 'unmatched' WHERE code IS NULL AND "
         "external_id NOT IN (SELECT external_id FROM prompts WHERE external_id IS NOT NULL)"
     )
     rows = cur.execute(
-        "SELECT ord, code, external_id, raw, error_detail FROM staged_answers "
+        "SELECT ord, code, external_id, raw, error_detail FROM staged "
         "WHERE code IS NOT NULL ORDER BY ord"
     ).fetchall()
     label = ROW_LABELS[log.format]
@@ -66,7 +46,7 @@ def attach_answers(
     rejects = pd.DataFrame(records, columns=["row_number", "field", "reason", "raw"])
     rejects = rejects.sort_values("row_number", kind="stable").reset_index(drop=True)
     report = save_answers(cur, log, name, mapping, rejects)
-    cur.execute("DROP TABLE IF EXISTS staged_answers")
+    cur.execute("DROP TABLE IF EXISTS staged")
     return report
 
 

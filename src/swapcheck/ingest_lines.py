@@ -1,9 +1,11 @@
-"""Physical row numbers for staged rows, and the rows DuckDB's CSV reader itself rejected."""
+"""Scan a log into temp table ``staged``: row numbering, physical row numbers, reader rejects."""
 
 from __future__ import annotations
 
 import bisect
 import re
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,9 +13,10 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from swapcheck.ingest_files import LogFile
+from swapcheck.errors import IngestError
+from swapcheck.ingest_files import LogFile, ProgressFn
 from swapcheck.ingest_reasons import UTF8_FIX, json_problem, utf8_problem
-from swapcheck.ingest_sql import MAX_LINE
+from swapcheck.ingest_sql import MAX_LINE, Query, raw_table_sql
 from swapcheck.ingest_sql import RAW_LIMIT as MAX_RAW
 
 _CSV_REASONS = {
@@ -34,6 +37,64 @@ class ReaderReject:
     raw: str
     reader_line: int  # DuckDB's own count (lines for JSONL, records for CSV)
     byte_position: int
+
+
+def run_scan(
+    cur: duckdb.DuckDBPyConnection,
+    log: LogFile,
+    build: Callable[[Query], str],
+    ncols: int,
+    progress: ProgressFn | None = None,
+) -> list[ReaderReject]:
+    """Number the rows (pass 1), run ``build``'s CREATE TEMP TABLE staged (pass 2, parallel),
+    then give ``staged.ord`` physical row numbers; returns the rows the reader itself rejected.
+
+    Progress of pass 2 comes from DuckDB's own query progress, polled on a thread.
+    """
+    for table in ("staged", "ingest_raw", "ingest_reject_errors", "ingest_reject_scans"):
+        cur.execute(f"DROP TABLE IF EXISTS {table}")
+    first, second = Query(), Query()
+    numbering = raw_table_sql(log, first)
+    sql = build(second)
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(0.25):
+            try:
+                share = cur.query_progress()
+            except duckdb.Error:
+                return
+            if progress and share >= 0:
+                progress(0.1 + 0.75 * share / 100, f"reading {log.name}")
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        if numbering:
+            cur.execute(numbering, first.params)
+        cur.execute(sql, second.params)
+        cur.execute("DROP TABLE IF EXISTS ingest_raw")
+        cur.execute("DELETE FROM staged WHERE code = 'blank'")
+    except duckdb.Error as exc:
+        raise unreadable(log, exc) from exc
+    finally:
+        done.set()
+        watcher.join()
+    rejected = reader_rejects(cur, log)
+    fix_row_numbers(cur, log, rejected, ncols)
+    return rejected
+
+
+def unreadable(log: LogFile, exc: Exception) -> IngestError:
+    """The error for a file DuckDB could not read, naming the format it was read as."""
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    what = {"jsonl": "JSON Lines", "json": "a JSON array", "csv": "CSV", "tsv": "TSV"}.get(
+        log.format, "Parquet"
+    )
+    return IngestError(
+        f"{log.name} could not be read as {what}: {first}",
+        f"check that the file really is {what} (open it in an editor or export it again)",
+    )
 
 
 def reader_rejects(cur: duckdb.DuckDBPyConnection, log: LogFile) -> list[ReaderReject]:

@@ -262,14 +262,14 @@ FROM h
 
 
 def answers_sql(log: LogFile, mapping: ColumnMapping, columns: list[str], q: Query) -> str:
-    """CREATE TEMP TABLE staged_answers: id + logged answer per row of an answers-only log
+    """CREATE TEMP TABLE staged: id + logged answer per row of an answers-only log
     (e.g. OpenAI Batch API output), with a ``code`` for rows that cannot be attached."""
     reader = reader_sql(log, mapping, columns, q)
     roles = {role: i + 1 for i, (role, _) in enumerate(field_roles(mapping))}
     fi, fr = f"f[{roles['id']}]", f"f[{roles['response']}]"
     error = q.bind(["$.error.message", "$.response.body.error.message"])
     return f"""
-CREATE TEMP TABLE staged_answers AS
+CREATE TEMP TABLE staged AS
 WITH src AS ({reader}),
 a AS (
   SELECT *, nullif(trim({fi}->>'$'), '') AS external_id,

@@ -292,9 +292,9 @@ def save_answers(
     mapping: ColumnMapping,
     rejects: pd.DataFrame,
 ) -> IngestReport:
-    """Store the answers in temp table ``staged_answers`` as ``logged`` answers (one per
+    """Store the answers in temp table ``staged`` as ``logged`` answers (one per
     prompt; answers already stored are kept) and record the file as a source."""
-    ok = _count(cur, "SELECT count(*) FROM staged_answers WHERE code IS NULL")
+    ok = _count(cur, "SELECT count(*) FROM staged WHERE code IS NULL")
     rows_total = ok + len(rejects)
     if ok == 0:
         shown = "; ".join(rejects["reason"].head(3)) if len(rejects) else "the file has no rows"
@@ -308,7 +308,7 @@ def save_answers(
     cur.execute(
         "INSERT INTO responses (prompt_id, variant, request_hash, text, finish_reason) "
         "SELECT p.prompt_id, ?, sha256('logged:' || p.prompt_id), any_value(a.answer), 'logged' "
-        "FROM staged_answers a JOIN prompts p ON p.external_id = a.external_id "
+        "FROM staged a JOIN prompts p ON p.external_id = a.external_id "
         "WHERE a.code IS NULL GROUP BY p.prompt_id ON CONFLICT DO NOTHING",
         [LOGGED_VARIANT],
     )
