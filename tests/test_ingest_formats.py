@@ -422,3 +422,28 @@ def test_sample_and_preview_keep_nested_values(tmp_path: Path) -> None:
     assert preview(path, limit=1).to_dict("records") == [
         {"body": "hi", "n": "1", "nested": '{"k": [1]}'}
     ]
+
+
+def test_sampling_a_big_log_reads_only_its_head(tmp_path: Path) -> None:
+    import gzip
+
+    from swapcheck.ingest import sample_log
+    from swapcheck.ingest_files import open_log
+
+    rows = [json.dumps({"prompt": f"question {i}", "feature": "x"}) for i in range(200_000)]
+    plain = tmp_path / "big.jsonl"
+    plain.write_text("\n".join(rows) + "\n")
+    packed = tmp_path / "big.jsonl.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    for path in (plain, packed):
+        with open_log(path, head_bytes=4096) as log:
+            assert log.file_hash == ""  # not hashed
+            # plain: cut at the limit; gzip: stops after the 64 KiB block that passes it
+            limit = 4096 if path == plain else plain.stat().st_size // 4
+            assert log.path.stat().st_size <= limit and log.path.read_bytes().endswith(b"\n")
+        sample = sample_log(path, limit=5)
+        assert sample.columns == ["prompt", "feature"] and len(sample.records) == 5
+    one_long_line = tmp_path / "long.jsonl"
+    one_long_line.write_text(json.dumps({"prompt": "x" * 10_000}) + "\n")
+    with open_log(one_long_line, head_bytes=4096) as log:  # longer than the head: read whole
+        assert log.path.stat().st_size > 10_000

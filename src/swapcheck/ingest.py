@@ -23,6 +23,7 @@ from swapcheck.store import Store
 from swapcheck.store.sources import IngestReport, find_source_by_file_hash, save_staged
 
 SAMPLE_ROWS = 500
+SAMPLE_HEAD_BYTES = 16 << 20
 INGEST_MEMORY_LIMIT = "1GB"
 
 
@@ -46,8 +47,12 @@ class IngestOptions:
 
 
 def sample_log(path: str | Path, limit: int = SAMPLE_ROWS) -> LogSample:
-    """Columns and the first ``limit`` readable records (nested values kept as Python objects)."""
-    with open_log(path) as log:
+    """Columns and the first ``limit`` readable records (nested values kept as Python objects).
+
+    Reads only the head of a text log (no hash, no full decompression): cheap on every rerun
+    of the Ingest page, whatever the file size.
+    """
+    with open_log(path, head_bytes=SAMPLE_HEAD_BYTES) as log:
         return _sample(log, limit)
 
 
@@ -101,7 +106,11 @@ def read_columns(path: str | Path) -> list[str]:
 
 def preview(path: str | Path, limit: int = 20) -> pd.DataFrame:
     """The first ``limit`` readable rows, each value as text (nested values as JSON)."""
-    sample = sample_log(path, limit)
+    return sample_frame(sample_log(path, limit), limit)
+
+
+def sample_frame(sample: LogSample, limit: int = 20) -> pd.DataFrame:
+    """A sample's first ``limit`` records as a frame of text (nested values as JSON)."""
     return pd.DataFrame(
         [{c: _as_text(r.get(c)) for c in sample.columns} for r in sample.records[:limit]],
         columns=sample.columns,

@@ -97,8 +97,15 @@ def format_for(path: str | Path) -> tuple[str, str | None]:
 
 
 @contextmanager
-def open_log(path: str | Path, progress: ProgressFn | None = None) -> Iterator[LogFile]:
-    """Check, hash and (if needed) unwrap ``path``; temporary copies are removed on exit."""
+def open_log(
+    path: str | Path, progress: ProgressFn | None = None, *, head_bytes: int | None = None
+) -> Iterator[LogFile]:
+    """Check, hash and (if needed) unwrap ``path``; temporary copies are removed on exit.
+
+    With ``head_bytes`` (previews, mapping guesses) the file is neither hashed nor read whole:
+    a text log is cut to about its first ``head_bytes`` (at a line end), and ``file_hash`` is
+    empty. JSON arrays, Parquet and UTF-16 files are still read whole.
+    """
     p = Path(path)
     if not p.exists():
         raise IngestError(f"{p} does not exist.", "check the path and try again")
@@ -120,9 +127,13 @@ def open_log(path: str | Path, progress: ProgressFn | None = None) -> Iterator[L
     workdir = Path(tempfile.mkdtemp(prefix="swapcheck-ingest-"))
     try:
         log = LogFile(p.name, p, p, fmt, "", size, compression, workdir=workdir)
-        log.file_hash = _hash_file(p, size, progress)
+        whole = head_bytes is None or fmt in ("json", "parquet")
+        if head_bytes is None:
+            log.file_hash = _hash_file(p, size, progress)
         if compression == "gzip":
-            _gunzip(log, workdir / "plain", progress)
+            _gunzip(log, workdir / "plain", progress, limit=None if whole else head_bytes)
+        elif not whole and size > (head_bytes or 0) and not _has_wide_bom(p):
+            _copy_head(log, workdir / "head", head_bytes or 0)
         if log.format == "parquet" or _starts_with(log.path, _PARQUET_MAGIC):
             log.format = "parquet"
         else:
@@ -150,8 +161,28 @@ def _starts_with(path: Path, magic: bytes) -> bool:
         return handle.read(len(magic)) == magic
 
 
-def _gunzip(log: LogFile, target: Path, progress: ProgressFn | None) -> None:
-    """Decompress to ``target``; a damaged stream keeps every complete line before the damage."""
+def _has_wide_bom(path: Path) -> bool:
+    with path.open("rb") as handle:
+        head = handle.read(4)
+    return any(head.startswith(bom) for bom in _UTF16_BOMS)
+
+
+def _copy_head(log: LogFile, target: Path, limit: int) -> None:
+    """Point ``log`` at a copy of its first ``limit`` bytes, cut after the last full line."""
+    with log.path.open("rb") as src, target.open("wb") as dst:
+        dst.write(src.read(limit))
+    _cut_at_last_newline(target)
+    if target.stat().st_size:  # else a single line is longer than the head: read it all
+        log.path = target
+
+
+def _gunzip(
+    log: LogFile, target: Path, progress: ProgressFn | None, limit: int | None = None
+) -> None:
+    """Decompress to ``target``; a damaged stream keeps every complete line before the damage.
+
+    With ``limit``, stop after about that many bytes, cut at the last full line.
+    """
     written = 0
     problem: str | None = None
     with log.source_path.open("rb") as src, target.open("wb") as dst:
@@ -170,10 +201,17 @@ def _gunzip(log: LogFile, target: Path, progress: ProgressFn | None) -> None:
                     inflater = zlib.decompressobj(wbits=31)
                 else:
                     block = b""
-            if problem:
+            if problem or (limit is not None and written >= limit):
                 break
             if progress:
                 progress(0.1, f"decompressing ({written >> 20} MB so far)")
+        if limit is not None and written >= limit:
+            _cut_at_last_newline(target)
+            if not target.stat().st_size:  # one line longer than the head: decompress it all
+                _gunzip(log, target, progress)
+                return
+            log.path = target
+            return
         if problem is None and not inflater.eof:
             problem = "the stream ends before the end of the compressed data"
     if problem is not None:
@@ -243,7 +281,7 @@ def _sniffs(path: Path) -> bool:
     return True
 
 
-def block_newlines(lines: int, last: bytes) -> int:
+def _line_feeds(lines: int, last: bytes) -> int:
     """Line feeds in a file of ``lines`` lines whose last byte is ``last``."""
     return lines if last == b"\n" else lines - 1
 
@@ -295,7 +333,7 @@ def _check_text(log: LogFile) -> None:
         )
     log.lines = lines
     log.has_blank_lines = blank
-    if 0 < crlf < block_newlines(lines, last) and (log.format == "jsonl" or not _sniffs(log.path)):
+    if 0 < crlf < _line_feeds(lines, last) and (log.format == "jsonl" or not _sniffs(log.path)):
         log.with_unix_newlines()  # DuckDB's sniffer gives up on a mix of CRLF and LF
     if log.truncation_error is not None:
         log.truncated_after_line = lines

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from swapcheck.ingest import preview, sample_log
+from swapcheck.ingest import sample_frame, sample_log
 from swapcheck.ingest_files import EXTENSIONS, GZIP_SUFFIXES
 from swapcheck.ingest_shapes import SHAPES, TURNS, ColumnMapping, guess_mapping
 from swapcheck.pipeline import ingest_file
@@ -72,7 +72,7 @@ def mapping_form(path: Path, name: str, store: Store) -> None:
     sample = sample_log(path, limit=200)
     for note in sample.notes:
         st.info(note)
-    st.dataframe(preview(path, limit=10), hide_index=True)
+    st.dataframe(sample_frame(sample, limit=10), hide_index=True)
     guess = _previous_mapping(store, name, sample.columns) or guess_mapping(
         sample.columns, sample.records
     )
