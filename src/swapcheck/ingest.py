@@ -166,7 +166,7 @@ def ingest_log(
             from_reader = run_scan(
                 cur,
                 log,
-                lambda q: normalise_sql(log, used, sample.columns, {}, q),
+                lambda q: normalise_sql(log, used, sample.columns, q),
                 len(sample.columns),
                 progress,
             )

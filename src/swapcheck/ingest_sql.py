@@ -137,7 +137,6 @@ def normalise_sql(
     log: LogFile,
     mapping: ColumnMapping,
     columns: list[str],
-    derived: dict[str, str],
     q: Query,
 ) -> str:
     """CREATE TEMP TABLE staged AS the normalised rows (valid rows carry no ``code``)."""
@@ -205,7 +204,6 @@ def normalise_sql(
         f"{key}, nullif(trim({fld('slice:' + col)}->>'$', {_WS}), '')"
         for key, col in zip(keys, mapping.slice_columns, strict=True)
     ]
-    meta_pairs += [f"{q.bind(name)}, {expr}" for name, expr in derived.items()]
     metadata = f"json_object({', '.join(meta_pairs)})" if meta_pairs else "'{}'::JSON"
     fr, fi = fld("response"), fld("id")
     return f"""
