@@ -443,6 +443,9 @@ def test_register_provider_decorator() -> None:
         def __init__(self, v: VariantConfig) -> None:
             self.v = v
 
+        def build_body(self, messages: Any) -> dict[str, Any]:
+            return {"messages": messages}
+
         async def complete(self, messages: Any, client: httpx.AsyncClient) -> Completion:
             return Completion(f"constant {self.v.model}", "stop", 1, 1)
 

@@ -15,7 +15,13 @@ from dataclasses import dataclass
 import httpx
 
 from swapcheck.errors import ConfigError, ProviderError, RetryableProviderError
-from swapcheck.models import GenerationJob, ResponseRecord, VariantConfig
+from swapcheck.models import (
+    ChatMessages,
+    GenerationJob,
+    ResponseRecord,
+    VariantConfig,
+    canonical_json,
+)
 from swapcheck.providers import Provider, make_provider
 
 logger = logging.getLogger(__name__)
@@ -78,6 +84,17 @@ def backoff_delay(
     if retry_after is not None:
         delay = max(retry_after, delay)
     return min(delay, settings.backoff_cap_s)
+
+
+def _request_body(provider: Provider, messages: ChatMessages) -> str | None:
+    """Canonical JSON of the body ``provider`` sends for ``messages`` (kept for audit)."""
+    build = getattr(provider, "build_body", None)
+    if build is None:
+        return None
+    try:
+        return canonical_json(build(messages))
+    except Exception:  # a body that cannot be built fails in complete() with its own reason
+        return None
 
 
 class _Run:
@@ -143,6 +160,7 @@ class _Run:
     # -- one job ----------------------------------------------------------------------------
     async def run_job(self, job: GenerationJob, client: httpx.AsyncClient) -> ResponseRecord:
         request_hash = self.variant.request_hash(job.messages)
+        request_body = _request_body(self.provider, job.messages)
         attempts = 0
         while True:
             attempts += 1
@@ -175,6 +193,7 @@ class _Run:
                 output_tokens=completion.output_tokens,
                 cost=self.variant.cost(completion.input_tokens, completion.output_tokens),
                 attempts=attempts,
+                request_body=request_body,
             )
 
     def failure(
@@ -194,6 +213,7 @@ class _Run:
             text=None,
             error=error or "unknown error",
             attempts=attempts,
+            request_body=_request_body(self.provider, job.messages),
         )
 
     # -- sink -------------------------------------------------------------------------------

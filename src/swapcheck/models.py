@@ -41,6 +41,26 @@ class VariantConfig:
     params: dict[str, Any] = field(default_factory=dict)
     price_input_per_mtok: float = 0.0
     price_output_per_mtok: float = 0.0
+    system_prompt: str | None = None
+    """Replaces the logged system prompt; with ``{system}`` in it, wraps the logged one."""
+    max_concurrency: int | None = None
+    """Requests in flight at once for this variant (None: the run's setting)."""
+    requests_per_minute: int | None = None
+    tokens_per_minute: int | None = None
+
+    def prepare_messages(self, messages: ChatMessages) -> ChatMessages:
+        """The messages this variant sends: the system prompt override or template applied."""
+        if self.system_prompt is None:
+            return messages
+        logged = "\n\n".join(m["content"] for m in messages if m.get("role") == "system")
+        rest = [m for m in messages if m.get("role") != "system"]
+        if "{system}" in self.system_prompt:
+            text = self.system_prompt.replace("{system}", logged)
+        else:
+            text = self.system_prompt
+        if not text.strip():
+            return rest
+        return [{"role": "system", "content": text}, *rest]
 
     def request_hash(self, messages: ChatMessages) -> str:
         """Identity of one request: same variant settings + same messages → same answer slot."""
@@ -88,6 +108,9 @@ class ResponseRecord:
     cost: float | None = None
     error: str | None = None
     attempts: int = 1
+    request_body: str | None = None
+    """Canonical JSON of the body sent to the provider (never holds a secret)."""
+    run_id: str | None = None
 
     @property
     def ok(self) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import httpx
 
@@ -28,6 +28,10 @@ class Provider(Protocol):
     Implementations raise ``RetryableProviderError`` for transient failures (429, 5xx,
     timeouts) and ``PermanentProviderError`` for failures retrying will not fix.
     """
+
+    def build_body(self, messages: ChatMessages) -> dict[str, Any]:
+        """The request body for ``messages`` (pure translation; stored for audit, no secrets)."""
+        ...
 
     async def complete(self, messages: ChatMessages, client: httpx.AsyncClient) -> Completion:
         """Send ``messages`` using ``client`` and return the answer."""

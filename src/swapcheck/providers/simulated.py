@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 
 from swapcheck.models import ChatMessages, VariantConfig
@@ -20,6 +22,14 @@ class SimulatedProvider:
 
     def __repr__(self) -> str:
         return f"SimulatedProvider(variant={self.variant.name!r}, model={self.variant.model!r})"
+
+    def build_body(self, messages: ChatMessages) -> dict[str, Any]:
+        return {
+            "model": self.variant.model,
+            "messages": messages,
+            "quirks": list(self.quirks),
+            "seed": self.seed,
+        }
 
     async def complete(self, messages: ChatMessages, client: httpx.AsyncClient) -> Completion:
         from swapcheck.simulated_model import simulate_answer

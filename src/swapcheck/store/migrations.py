@@ -222,3 +222,63 @@ def _prompt_sources(cur: duckdb.DuckDBPyConnection) -> None:
         INSERT INTO prompt_sources SELECT prompt_id, source_id, coalesce(weight, 1) FROM prompts;
         """
     )
+
+
+@migration("0005_generation_engine")
+def _generation_engine(cur: duckdb.DuckDBPyConnection) -> None:
+    # variants: system prompt override/template and per-variant limits.
+    # responses: the exact body sent (no secrets) and the run that produced the answer.
+    # generation_runs: one row per run, updated while it goes (progress, tokens, spend), so any
+    # session or process sees it and can ask it to stop. provider_batches/provider_batch_items:
+    # jobs submitted to a provider's Batch API, so a resumed run polls them instead of paying
+    # again.
+    cur.execute(
+        """
+        ALTER TABLE variants ADD COLUMN system_prompt VARCHAR;
+        ALTER TABLE variants ADD COLUMN max_concurrency INTEGER;
+        ALTER TABLE variants ADD COLUMN requests_per_minute INTEGER;
+        ALTER TABLE variants ADD COLUMN tokens_per_minute INTEGER;
+        ALTER TABLE responses ADD COLUMN request_body JSON;
+        ALTER TABLE responses ADD COLUMN run_id VARCHAR;
+        CREATE TABLE generation_runs (
+            run_id            VARCHAR PRIMARY KEY,
+            study_id          VARCHAR,
+            variant           VARCHAR NOT NULL,
+            origin            VARCHAR NOT NULL,
+            status            VARCHAR NOT NULL,
+            total             INTEGER NOT NULL DEFAULT 0,
+            succeeded         INTEGER NOT NULL DEFAULT 0,
+            failed            INTEGER NOT NULL DEFAULT 0,
+            input_tokens      BIGINT NOT NULL DEFAULT 0,
+            output_tokens     BIGINT NOT NULL DEFAULT 0,
+            cost              DOUBLE NOT NULL DEFAULT 0,
+            estimated_cost    DOUBLE,
+            budget            DOUBLE,
+            cancel_requested  BOOLEAN NOT NULL DEFAULT false,
+            pid               INTEGER,
+            host              VARCHAR,
+            message           VARCHAR,
+            started_at        TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            updated_at        TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            finished_at       TIMESTAMP
+        );
+        CREATE TABLE provider_batches (
+            batch_id       VARCHAR PRIMARY KEY,
+            variant        VARCHAR NOT NULL,
+            provider       VARCHAR NOT NULL,
+            run_id         VARCHAR,
+            request_count  INTEGER NOT NULL,
+            status         VARCHAR NOT NULL,
+            detail         JSON,
+            submitted_at   TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            updated_at     TIMESTAMP NOT NULL DEFAULT current_timestamp
+        );
+        CREATE TABLE provider_batch_items (
+            batch_id      VARCHAR NOT NULL,
+            custom_id     VARCHAR NOT NULL,
+            prompt_id     VARCHAR NOT NULL,
+            request_hash  VARCHAR NOT NULL,
+            PRIMARY KEY (batch_id, custom_id)
+        );
+        """
+    )

@@ -23,6 +23,8 @@ _FIELDS = (
     "cost",
     "error",
     "attempts",
+    "request_body",
+    "run_id",
 )
 
 

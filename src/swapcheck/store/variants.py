@@ -14,7 +14,8 @@ from swapcheck.store.connection import Store, first_row
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _COLUMNS = (
     "name, provider, model, base_url, api_key_env, params, "
-    "price_input_per_mtok, price_output_per_mtok"
+    "price_input_per_mtok, price_output_per_mtok, system_prompt, max_concurrency, "
+    "requests_per_minute, tokens_per_minute"
 )
 
 
@@ -37,6 +38,10 @@ def _row_to_variant(row: tuple) -> VariantConfig:
         params=json.loads(row[5]) if row[5] else {},
         price_input_per_mtok=row[6],
         price_output_per_mtok=row[7],
+        system_prompt=row[8],
+        max_concurrency=row[9],
+        requests_per_minute=row[10],
+        tokens_per_minute=row[11],
     )
 
 
@@ -64,14 +69,21 @@ def save_variant(store: Store, variant: VariantConfig, *, replace: bool = True) 
             canonical_json(variant.params),
             variant.price_input_per_mtok,
             variant.price_output_per_mtok,
+            variant.system_prompt,
+            variant.max_concurrency,
+            variant.requests_per_minute,
+            variant.tokens_per_minute,
         ]
         cur.execute(
-            f"INSERT INTO variants ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+            f"INSERT INTO variants ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (name) DO UPDATE SET provider = excluded.provider, "
             "model = excluded.model, base_url = excluded.base_url, "
             "api_key_env = excluded.api_key_env, params = excluded.params, "
             "price_input_per_mtok = excluded.price_input_per_mtok, "
-            "price_output_per_mtok = excluded.price_output_per_mtok",
+            "price_output_per_mtok = excluded.price_output_per_mtok, "
+            "system_prompt = excluded.system_prompt, max_concurrency = excluded.max_concurrency, "
+            "requests_per_minute = excluded.requests_per_minute, "
+            "tokens_per_minute = excluded.tokens_per_minute",
             values,
         )
 
@@ -86,7 +98,7 @@ def ensure_logged_variant_on(cur: duckdb.DuckDBPyConnection) -> VariantConfig:
     """Same as :func:`ensure_logged_variant`, inside the caller's transaction."""
     variant = VariantConfig(name=LOGGED_VARIANT, provider=LOGGED_VARIANT, model="production log")
     cur.execute(
-        f"INSERT INTO variants ({_COLUMNS}) VALUES (?, ?, ?, NULL, NULL, '{{}}', 0, 0) "
+        "INSERT INTO variants (name, provider, model, params) VALUES (?, ?, ?, '{}') "
         "ON CONFLICT (name) DO NOTHING",
         [variant.name, variant.provider, variant.model],
     )
