@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class SwapcheckError(Exception):
     """Base of every error swapcheck raises on purpose.
@@ -52,11 +54,26 @@ class ProviderError(SwapcheckError):
 
 
 class RetryableProviderError(ProviderError):
-    """A transient provider failure (429, 5xx, timeout); the engine retries it."""
+    """A transient provider failure (429, 5xx, timeout, reset): the engine retries it.
 
-    def __init__(self, message: str, fix: str | None = None, retry_after: float | None = None):
+    ``retry_after`` is the server's requested wait in seconds; ``rate_limited`` marks a 429 (the
+    engine lowers concurrency on repeated ones); ``rate_limit`` carries the parsed rate-limit
+    headers (``swapcheck.providers.base.RateLimitInfo``) when the reply had any.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        fix: str | None = None,
+        retry_after: float | None = None,
+        *,
+        rate_limited: bool = False,
+        rate_limit: Any = None,
+    ):
         super().__init__(message, fix)
         self.retry_after = retry_after
+        self.rate_limited = rate_limited
+        self.rate_limit = rate_limit
 
 
 class PermanentProviderError(ProviderError):

@@ -12,6 +12,19 @@ from swapcheck.models import ChatMessages, VariantConfig
 
 
 @dataclass(frozen=True)
+class RateLimitInfo:
+    """A provider's rate-limit headers, normalised (None where the reply did not say)."""
+
+    remaining_requests: int | None = None
+    remaining_tokens: int | None = None
+    reset_requests_s: float | None = None
+    """Seconds until the request allowance is fully restored."""
+    reset_tokens_s: float | None = None
+    limit_requests: int | None = None
+    limit_tokens: int | None = None
+
+
+@dataclass(frozen=True)
 class Completion:
     """What a provider returns for one successful request."""
 
@@ -19,6 +32,7 @@ class Completion:
     finish_reason: str | None = None
     input_tokens: int | None = None
     output_tokens: int | None = None
+    rate_limit: RateLimitInfo | None = None
 
 
 @runtime_checkable
