@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import socket
+import struct
 import threading
 import time
 from collections import Counter
@@ -14,8 +16,13 @@ from typing import Any
 Fault = tuple[Any, ...]
 """``("429", retry_after)``, ``("429ms", ms)``, ``("500",)``, ``("503",)``, ``("400", msg)``,
 ``("401",)``, ``("404", msg)``, any other ``(status, msg)``, ``("malformed",)``,
-``("no_choices",)``, ``("hang", seconds)`` (sleep, then answer normally) or
-``("disconnect",)`` (close the connection without a reply)."""
+``("no_choices",)``, ``("hang", seconds)`` (sleep, then answer normally),
+``("disconnect",)`` (close the connection without a reply), ``("truncated",)`` (a 200 whose
+Content-Length announces more than the body sent, then close) or ``("reset",)`` (abort the
+connection with SO_LINGER 0, so the client sees a connection reset)."""
+
+SECRET_HEADERS = frozenset({"authorization", "x-api-key", "api-key", "x-goog-api-key"})
+"""Headers that carry keys in some provider protocol: never recorded, only their presence."""
 
 Responder = Callable[[list[dict[str, Any]], str, dict[str, Any]], str]
 
@@ -35,7 +42,7 @@ def prompt_key(messages: list[dict[str, Any]]) -> str:
 
 @dataclass
 class RecordedRequest:
-    """One request as the server saw it; the Authorization value is never stored."""
+    """One request as the server saw it; key-bearing header values are never stored."""
 
     method: str
     path: str
@@ -47,13 +54,21 @@ class RecordedRequest:
     responded_at: float = 0.0
     """``time.monotonic()`` when the reply was written (or the connection dropped)."""
     fault: Fault | None = None
+    chat_messages: list[dict[str, Any]] | None = None
+    """The request's conversation in OpenAI chat form, for servers of other protocols."""
+    model_name: str | None = None
+    """The model named outside the body (URL path), for servers of other protocols."""
 
     @property
     def model(self) -> str | None:
+        if self.model_name is not None:
+            return self.model_name
         return self.body.get("model") if isinstance(self.body, dict) else None
 
     @property
     def messages(self) -> list[dict[str, Any]]:
+        if self.chat_messages is not None:
+            return self.chat_messages
         return self.body.get("messages", []) if isinstance(self.body, dict) else []
 
     @property
@@ -93,7 +108,12 @@ class _QuietServer(ThreadingHTTPServer):
 
 
 class FakeOpenAIServer:
-    """``with FakeOpenAIServer() as server: server.base_url  # http://127.0.0.1:PORT/v1``."""
+    """``with FakeOpenAIServer() as server: server.base_url  # http://127.0.0.1:PORT/v1``.
+
+    Servers for other protocols subclass it with their own ``handler_class`` and ``base_url``.
+    """
+
+    handler_class: type[OpenAIHandler]
 
     def __init__(
         self,
@@ -102,8 +122,11 @@ class FakeOpenAIServer:
         latency_s: float = 0.0,
         require_key: str | None = None,
         known_models: set[str] | None = None,
+        response_headers: dict[str, str] | None = None,
     ) -> None:
+        """``response_headers`` are added to every reply (e.g. rate-limit headers)."""
         self.responder = responder
+        self.response_headers = dict(response_headers or {})
         self.latency_s = latency_s
         self.require_key = require_key
         self.known_models = known_models
@@ -160,13 +183,17 @@ class FakeOpenAIServer:
 
     # -- lifecycle --------------------------------------------------------------------------
     @property
-    def base_url(self) -> str:
+    def root_url(self) -> str:
         assert self._httpd is not None, "server not started"
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.root_url}/v1"
 
     def start(self) -> FakeOpenAIServer:
         server = self
-        handler = type("Handler", (_Handler,), {"fake": server})
+        handler = type("Handler", (self.handler_class,), {"fake": server})
         self._httpd = _QuietServer(("127.0.0.1", 0), handler)
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -189,7 +216,9 @@ class FakeOpenAIServer:
         self.stop()
 
 
-class _Handler(BaseHTTPRequestHandler):
+class OpenAIHandler(BaseHTTPRequestHandler):
+    """Speaks OpenAI chat completions; the hook methods let other protocols reuse the rest."""
+
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # headers and body go out as separate writes
     fake: FakeOpenAIServer
@@ -205,15 +234,16 @@ class _Handler(BaseHTTPRequestHandler):
             body: Any = json.loads(raw) if raw else None
         except ValueError:
             body = None
-        headers = {k.lower(): v for k, v in self.headers.items() if k.lower() != "authorization"}
+        headers = {k.lower(): v for k, v in self.headers.items() if k.lower() not in SECRET_HEADERS}
         record = RecordedRequest(
             method="POST",
             path=self.path,
             headers=headers,
-            auth_present="authorization" in {k.lower() for k in self.headers},
+            auth_present=bool(SECRET_HEADERS & {k.lower() for k in self.headers}),
             body=body,
             received_at=time.monotonic(),
         )
+        self.describe(record)
         with fake._lock:
             fake.requests.append(record)
             fake.in_flight += 1
@@ -229,16 +259,16 @@ class _Handler(BaseHTTPRequestHandler):
         fake = self.fake
         if fake.latency_s:
             fake._closing.wait(fake.latency_s)
-        if self.path.rstrip("/") != "/v1/chat/completions":
+        if not self.path_ok():
             return self._error(404, f"Unknown path {self.path}", "not_found")
-        if not isinstance(record.body, dict) or "messages" not in record.body:
-            return self._error(400, "Request body must be JSON with 'messages'.", "invalid_request")
-        sent = self.headers.get("Authorization", "")
-        if fake.require_key is not None and sent != f"Bearer {fake.require_key}":
+        problem = self.body_problem(record.body)
+        if problem:
+            return self._error(400, problem, "invalid_request")
+        sent = self.sent_key()
+        if fake.require_key is not None and sent != fake.require_key:
             # Like OpenAI, echo the offending key so tests can check that clients redact it.
-            echoed = sent.removeprefix("Bearer ")
-            return self._error(401, f"Incorrect API key provided: {echoed}.", "invalid_api_key")
-        model = str(record.body.get("model", ""))
+            return self._error(401, f"Incorrect API key provided: {sent}.", "invalid_api_key")
+        model = str(record.model or "")
         if fake.known_models is not None and model not in fake.known_models:
             return self._error(404, f"The model `{model}` does not exist.", "model_not_found")
         fault = fake._pick_fault(model, record.messages)
@@ -249,26 +279,52 @@ class _Handler(BaseHTTPRequestHandler):
         prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in record.messages)
         completion_tokens = len(content.split())
         return self._json(
-            200,
-            {
-                "id": f"chatcmpl-{len(fake.requests)}",
-                "object": "chat.completion",
-                "created": int(time.time()),
-                "model": model,
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": {"role": "assistant", "content": content},
-                        "finish_reason": "stop",
-                    }
-                ],
-                "usage": {
-                    "prompt_tokens": prompt_tokens,
-                    "completion_tokens": completion_tokens,
-                    "total_tokens": prompt_tokens + completion_tokens,
-                },
-            },
+            200, self.success_payload(model, content, prompt_tokens, completion_tokens)
         )
+
+    # -- protocol hooks (overridden by the servers in tests/fake_providers.py) ----------------
+    def describe(self, record: RecordedRequest) -> None:
+        """Fill ``record.chat_messages`` / ``record.model_name`` for non-OpenAI protocols."""
+
+    def path_ok(self) -> bool:
+        return self.path.rstrip("/") == "/v1/chat/completions"
+
+    def body_problem(self, body: Any) -> str | None:
+        if not isinstance(body, dict) or "messages" not in body:
+            return "Request body must be JSON with 'messages'."
+        return None
+
+    def sent_key(self) -> str:
+        return self.headers.get("Authorization", "").removeprefix("Bearer ")
+
+    def error_payload(self, status: int, message: str, code: str) -> Any:
+        return {"error": {"message": message, "type": code, "param": None, "code": code}}
+
+    def empty_payload(self) -> Any:
+        """A well-formed reply with no answer in it (the ``no_choices`` fault)."""
+        return {"id": "x", "object": "chat.completion", "choices": []}
+
+    def success_payload(
+        self, model: str, content: str, prompt_tokens: int, completion_tokens: int
+    ) -> Any:
+        return {
+            "id": f"chatcmpl-{len(self.fake.requests)}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": content},
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            },
+        }
 
     def _apply_fault(self, fault: Fault) -> bool:
         """Send the fault's reply; False means 'carry on and answer normally'."""
@@ -280,11 +336,21 @@ class _Handler(BaseHTTPRequestHandler):
         if kind == "disconnect":
             self.close_connection = True
             return True
+        if kind == "reset":
+            self.close_connection = True
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+            return True
+        if kind == "truncated":
+            data = json.dumps(self.success_payload("m", "cut short", 1, 2)).encode()
+            self.close_connection = True
+            self._raw(200, data[: len(data) // 2], "application/json", length=len(data))
+            return True
         if kind == "malformed":
             self._raw(200, b'{"choices": [ this is not json', "application/json")
             return True
         if kind == "no_choices":
-            self._json(200, {"id": "x", "object": "chat.completion", "choices": []})
+            self._json(200, self.empty_payload())
             return True
         if kind == "429":
             headers = {"Retry-After": str(arg)} if arg is not None else {}
@@ -302,19 +368,28 @@ class _Handler(BaseHTTPRequestHandler):
     def _error(
         self, status: int, message: str, code: str = "error", headers: dict[str, str] | None = None
     ) -> None:
-        payload = {"error": {"message": message, "type": code, "param": None, "code": code}}
-        self._json(status, payload, headers)
+        self._json(status, self.error_payload(status, message, code), headers)
 
     def _json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
         self._raw(status, json.dumps(payload).encode(), "application/json", headers)
 
     def _raw(
-        self, status: int, data: bytes, ctype: str, headers: dict[str, str] | None = None
+        self,
+        status: int,
+        data: bytes,
+        ctype: str,
+        headers: dict[str, str] | None = None,
+        length: int | None = None,
     ) -> None:
+        """Reply; ``length`` overrides the announced Content-Length (the ``truncated`` fault)."""
         self.send_response(status)
         self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(data)))
-        for key, value in (headers or {}).items():
+        self.send_header("Content-Length", str(len(data) if length is None else length))
+        for key, value in {**self.fake.response_headers, **(headers or {})}.items():
             self.send_header(key, value)
         self.end_headers()
         self.wfile.write(data)
+
+
+_Handler = OpenAIHandler
+FakeOpenAIServer.handler_class = OpenAIHandler

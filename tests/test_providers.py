@@ -310,16 +310,23 @@ def test_transport_failures_are_retryable(exc_type: type[httpx.TransportError]) 
 @pytest.mark.parametrize(
     "response",
     [
-        httpx.Response(200, text="{not json"),
         httpx.Response(200, json={"choices": []}),
         httpx.Response(200, json={"object": "list"}),
         httpx.Response(200, json=["not", "an", "object"]),
         httpx.Response(200, json={"choices": ["text"]}),
     ],
 )
-def test_malformed_success_is_permanent(response: httpx.Response) -> None:
+def test_wrong_shape_success_is_permanent(response: httpx.Response) -> None:
     with pytest.raises(PermanentProviderError, match="HTTP 200"):
         complete_with(OpenAIChatProvider(variant()), lambda request: response)
+
+
+def test_success_that_is_not_json_is_a_retryable_glitch() -> None:
+    """A 200 with a body that does not parse is a server glitch (often a cut-off reply)."""
+    response = httpx.Response(200, text="{not json")
+    with pytest.raises(RetryableProviderError, match="HTTP 200") as info:
+        complete_with(OpenAIChatProvider(variant()), lambda request: response)
+    assert not info.value.rate_limited
 
 
 def test_null_content_and_missing_usage() -> None:
@@ -397,7 +404,7 @@ def test_unknown_model_and_wrong_path_hint_at_404() -> None:
         (("500",), RetryableProviderError),
         (("503",), RetryableProviderError),
         (("disconnect",), RetryableProviderError),
-        (("malformed",), PermanentProviderError),
+        (("malformed",), RetryableProviderError),
         (("no_choices",), PermanentProviderError),
         (("400", "bad stop sequence"), PermanentProviderError),
         (("401",), PermanentProviderError),

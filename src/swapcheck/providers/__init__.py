@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from swapcheck.errors import ConfigError
 from swapcheck.models import LOGGED_VARIANT, VariantConfig
+from swapcheck.providers import anthropic as _anthropic  # noqa: F401  (registers "anthropic")
+from swapcheck.providers import azure_openai as _azure  # noqa: F401  (registers "azure_openai")
+from swapcheck.providers import gemini as _gemini  # noqa: F401  (registers "gemini")
 from swapcheck.providers import openai_chat as _openai_chat  # noqa: F401  (registers "openai")
 from swapcheck.providers import simulated as _simulated  # noqa: F401  (registers "simulated")
 from swapcheck.providers.base import (
