@@ -74,8 +74,11 @@ def test_studies_page_refuses_a_name_that_leaks_a_model(demo_db: Path) -> None:
     assert "blinding" in at.error[0].value
 
 
-def test_generate_page_fills_missing_answers(demo_db: Path) -> None:
-    from swapcheck.store.studies import create_study
+def test_generate_page_runs_in_the_background_with_estimates_and_history(demo_db: Path) -> None:
+    from swapcheck.store.responses import response_status
+    from swapcheck.store.runs import list_runs
+    from swapcheck.store.studies import create_study, study_prompt_ids
+    from tests.waiting import wait_for
 
     store = Store(demo_db, linger=0)
     create_study(
@@ -85,19 +88,32 @@ def test_generate_page_fills_missing_answers(demo_db: Path) -> None:
         candidate="sim-candidate",
         sources=["demo_prompt_log.jsonl"],
     )
+    ids = study_prompt_ids(store, get_study(store, "replay both"))
     store.close()
     at = open_page("generate")
     at.selectbox[-1].select("replay both").run()
-    at.button(key="generate").click().run()
+    status = at.dataframe[0].value
+    assert list(status["variant"]) == ["sim-baseline", "sim-candidate"]
+    assert (status["to send"] + status["answered"] == len(ids)).all()
+    assert status["to send"].max() > 0 and status["est. input tokens"].max() > 0
+    submit = next(b for b in at.button if b.label == "Generate missing answers")
+    submit.click().run()
     assert_no_exception(at)
-    assert "sim-baseline" in at.success[0].value
-    store = Store(demo_db, linger=0)
-    from swapcheck.store.responses import response_status
-    from swapcheck.store.studies import study_prompt_ids
 
-    ids = study_prompt_ids(store, get_study(store, "replay both"))
-    assert response_status(store, "sim-baseline", ids)["missing"] == 0
-    store.close()
+    def finished() -> bool:
+        with Store(demo_db, linger=0) as s:
+            runs = list_runs(s)
+            return len(runs) == 2 and not any(r.active for r in runs)
+
+    wait_for(finished, "both background runs", timeout=120)
+    at.run()
+    assert_no_exception(at)
+    history = at.dataframe[-1].value
+    assert sorted(history["variant"]) == ["sim-baseline", "sim-candidate"]
+    assert set(history["status"]) == {"done"} and set(history["from"]) == {"app"}
+    with Store(demo_db, linger=0) as s:
+        for variant in ("sim-baseline", "sim-candidate"):
+            assert response_status(s, variant, ids)["missing"] == 0
 
 
 def test_review_page_grades_blind_and_stores_unblinded(demo_db: Path) -> None:

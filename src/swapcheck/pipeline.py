@@ -4,23 +4,25 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pandas as pd
 
+from swapcheck.cost_estimate import CostEstimate, estimate_cost
 from swapcheck.errors import ConfigError
-from swapcheck.generate import GenerationReport, GenerationSettings, generate
+from swapcheck.generate import GenerationReport, GenerationSettings
 from swapcheck.ingest import ColumnMapping, IngestOptions, ingest_log
 from swapcheck.ingest_files import ProgressFn as IngestProgressFn
-from swapcheck.models import LOGGED_VARIANT
+from swapcheck.models import LOGGED_VARIANT, ChatMessages, GenerationJob, VariantConfig
 from swapcheck.providers import make_provider
 from swapcheck.redaction_config import load_redaction_config
+from swapcheck.runs import recover_interrupted_answers, run_variant
 from swapcheck.stats import slice_tables, summarize
 from swapcheck.store import Store
 from swapcheck.store.evaluations import run_evaluators
 from swapcheck.store.judgments import judgments_frame
-from swapcheck.store.responses import pending_jobs, response_status, write_responses
+from swapcheck.store.responses import pending_jobs, response_status
 from swapcheck.store.sources import IngestReport
 from swapcheck.store.studies import Study, study_prompt_ids
 from swapcheck.store.variants import get_variant
@@ -54,18 +56,54 @@ class StudyGenerationReport:
     reports: dict[str, GenerationReport] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
     status: dict[str, dict[str, int]] = field(default_factory=dict)
+    run_ids: dict[str, str] = field(default_factory=dict)
+    recovered: int = 0
+
+    @property
+    def cost(self) -> float:
+        return float(sum(r.cost for r in self.reports.values()))
 
     def summary(self) -> str:
         lines = []
+        if self.recovered:
+            lines.append(f"recovered {self.recovered} answer(s) journaled by an interrupted run")
         for name, rep in self.reports.items():
+            note = " (budget reached)" if rep.budget_exhausted else ""
+            note = note or (" (stopped)" if rep.cancelled else "")
             lines.append(
-                f"{name}: {rep.succeeded} answered, {rep.failed} failed"
-                f"{' (cancelled)' if rep.cancelled else ''}, {rep.retries} retries, "
-                f"{rep.input_tokens + rep.output_tokens} tokens, ${rep.cost:.4f}"
+                f"{name}: {rep.succeeded} answered, {rep.failed} failed{note}, "
+                f"{rep.retries} retries, {rep.input_tokens + rep.output_tokens} tokens, "
+                f"${rep.cost:.4f}"
             )
         for name, why in self.skipped.items():
             lines.append(f"{name}: {why}")
         return "\n".join(lines)
+
+
+def study_jobs(store: Store, study: Study, variant: VariantConfig) -> list[GenerationJob]:
+    """The study's prompts this variant has no successful answer for, as it would send them.
+
+    The project's redaction policy decides whether original or redacted text goes out, then
+    the variant's system prompt override applies; the request hash covers the result.
+    """
+    redact = load_redaction_config(store).provider_messages()
+
+    def prepare(messages: ChatMessages) -> ChatMessages:
+        return variant.prepare_messages(redact(messages) if redact else messages)
+
+    return pending_jobs(store, variant, study_prompt_ids(store, study), prepare=prepare)
+
+
+def estimate_study_cost(
+    store: Store, study: Study, variants: list[str] | None = None
+) -> dict[str, CostEstimate]:
+    """Cost estimate of what generating the study's missing answers would send, per variant."""
+    out: dict[str, CostEstimate] = {}
+    for name in variants or list(study.variants):
+        variant = get_variant(store, name)
+        if variant.provider != LOGGED_VARIANT:
+            out[name] = estimate_cost(variant, study_jobs(store, study, variant))
+    return out
 
 
 def generate_study(
@@ -76,13 +114,16 @@ def generate_study(
     settings: GenerationSettings | None = None,
     progress: ProgressFn | None = None,
     should_stop: Callable[[], bool] | None = None,
+    origin: str = "cli",
 ) -> StudyGenerationReport:
-    """Answer every prompt of the study that lacks a successful answer, for each variant."""
+    """Answer every prompt of the study that lacks a successful answer, for each variant.
+
+    Each variant is one tracked, journaled run (``swapcheck.runs``); ``settings.budget`` caps
+    the spend of the whole call.
+    """
     settings = settings or GenerationSettings()
+    result = StudyGenerationReport(recovered=recover_interrupted_answers(store))
     prompt_ids = study_prompt_ids(store, study)
-    # original or redacted text, as the project's redaction policy says (hashed as sent)
-    prepare = load_redaction_config(store).provider_messages()
-    result = StudyGenerationReport()
     for name in variants or list(study.variants):
         if name not in study.variants:
             raise ConfigError(
@@ -98,21 +139,27 @@ def generate_study(
                 f"{status['missing']} prompts have none and cannot be paired)"
             )
             continue
-        jobs = pending_jobs(store, variant, prompt_ids, prepare=prepare)
+        jobs = study_jobs(store, study, variant)
         provider = make_provider(variant)
+        run_settings = settings
+        if settings.budget is not None:
+            run_settings = replace(settings, budget=max(0.0, settings.budget - result.cost))
 
         def report_progress(done: int, total: int, _name: str = name) -> None:
             if progress:
                 progress(_name, done, total)
 
-        result.reports[name] = generate(
+        result.run_ids[name], result.reports[name] = run_variant(
+            store,
             variant,
             jobs,
-            lambda records: write_responses(store, records),
-            settings=settings,
+            study_id=study.study_id,
+            settings=run_settings,
+            origin=origin,
+            estimated_cost=estimate_cost(variant, jobs).cost_typical if jobs else 0.0,
             progress=report_progress,
-            provider=provider,
             should_stop=should_stop,
+            provider=provider,
         )
         run_evaluators(store, name, prompt_ids)
         result.status[name] = response_status(store, name, prompt_ids)

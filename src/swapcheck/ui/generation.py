@@ -1,0 +1,127 @@
+"""Generate page widgets: answer status, cost estimate and budget, background runs with live
+progress and a stop button."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from swapcheck.errors import SwapcheckError
+from swapcheck.generate import GenerationSettings
+from swapcheck.pipeline import estimate_study_cost, generate_study
+from swapcheck.runs import background_running, start_in_background
+from swapcheck.store import Store
+from swapcheck.store.responses import failures, response_status
+from swapcheck.store.runs import RunRow, list_runs, request_stop, runs_frame
+from swapcheck.store.studies import Study, study_prompt_ids
+from swapcheck.ui.render import user_errors
+
+POLL_S = 1.0
+
+
+def answer_status(store: Store, study: Study) -> None:
+    """Answered / failed / missing per variant, with the estimated cost of the missing ones."""
+    prompt_ids = study_prompt_ids(store, study)
+    estimates = estimate_study_cost(store, study)
+    rows = []
+    for name in study.variants:
+        row: dict[str, object] = {"variant": name, **response_status(store, name, prompt_ids)}
+        estimate = estimates.get(name)
+        if estimate is None:
+            row["to send"] = "— (logged answers)"
+        else:
+            row["to send"] = estimate.jobs
+            row["est. input tokens"] = estimate.input_tokens
+            row["est. output tokens"] = estimate.output_tokens_typical
+            row["est. cost $"] = round(estimate.cost_typical, 4)
+            row["max cost $"] = None if estimate.cost_max is None else round(estimate.cost_max, 4)
+        rows.append(row)
+    st.dataframe(rows, hide_index=True)
+    st.caption(
+        "Input tokens are estimated (tiktoken when installed, else about 4 characters per "
+        "token), output from a typical answer length; the maximum assumes every answer uses "
+        "max_tokens. Prices are the variant's per 1M tokens. A budget below caps a run for real."
+    )
+
+
+def start_form(store: Store, study: Study) -> None:
+    """Concurrency, budget and the start button; the run goes on in the background."""
+    key = f"study-{study.study_id}"
+    running = background_running(key) or bool(
+        list_runs(store, study_id=study.study_id, active_only=True)
+    )
+    with st.form("start-generation"):
+        c1, c2 = st.columns(2)
+        concurrency = c1.slider("Concurrent requests per variant", 1, 256, 8)
+        budget = c2.number_input(
+            "Budget in $ for this run (0 = no cap)", min_value=0.0, value=0.0, step=1.0
+        )
+        started = st.form_submit_button(
+            "Generate missing answers", type="primary", disabled=running
+        )
+    if running:
+        st.info("A run for this study is in progress; its progress is shown below.")
+    if not started:
+        return
+    settings = GenerationSettings(concurrency=concurrency, budget=budget or None)
+
+    def target() -> object:
+        return generate_study(store, study, settings=settings, origin="app")
+
+    def remember(exc: BaseException) -> None:
+        message = str(exc) if isinstance(exc, SwapcheckError) else type(exc).__name__
+        st.session_state["generation_error"] = message
+
+    with user_errors("Could not start the run"):
+        if start_in_background(key, target, on_error=remember):
+            st.toast("Generation started. You can leave this page; it keeps going.")
+        else:
+            st.info("This study is already generating.")
+    st.rerun()
+
+
+def _progress(run: RunRow) -> None:
+    share = run.done / run.total if run.total else 1.0
+    spend = f"${run.cost:.4f}" + (f" of ${run.budget:.2f}" if run.budget else "")
+    st.progress(
+        min(share, 1.0),
+        text=f"{run.variant}: {run.done}/{run.total} · {run.failed} failed · "
+        f"{run.input_tokens + run.output_tokens:,} tokens · {spend} · {run.status}",
+    )
+
+
+def live_runs(store: Store, study: Study) -> None:
+    """Active runs refresh every second (from any process); finished ones as a table."""
+    active = list_runs(store, study_id=study.study_id, active_only=True)
+
+    @st.fragment(run_every=POLL_S if active else None)
+    def panel() -> None:
+        now_active = list_runs(store, study_id=study.study_id, active_only=True)
+        if active and not now_active:
+            st.rerun()  # a run ended: refresh the whole page once, then stop polling
+        for run in now_active:
+            c1, c2 = st.columns([5, 1])
+            with c1:
+                _progress(run)
+            with c2:
+                stopping = run.status == "stopping"
+                if st.button("Stop", key=f"stop-{run.run_id}", disabled=stopping):
+                    request_stop(store, run.run_id)
+                    st.toast("Stopping: requests in flight finish and are saved.")
+
+    panel()
+    error = st.session_state.pop("generation_error", None)
+    if error:
+        st.error(f"The last run stopped with an error: {error}")
+    history = [r for r in list_runs(store, study_id=study.study_id, limit=20) if not r.active]
+    if history:
+        st.markdown("**Recent runs**")
+        st.dataframe(runs_frame(history), hide_index=True)
+
+
+def failed_answers(store: Store, study: Study) -> None:
+    prompt_ids = study_prompt_ids(store, study)
+    for name in study.variants:
+        failed = failures(store, name, prompt_ids)
+        if len(failed):
+            st.warning(f"{name}: {len(failed)} failed answers (generate again to retry them)")
+            st.dataframe(failed, hide_index=True)
