@@ -14,6 +14,7 @@ pages = [
     st.Page("app_pages/home.py", title="Overview", icon=":material/home:", default=True),
     st.Page("app_pages/ingest.py", title="Ingest", icon=":material/upload_file:"),
     st.Page("app_pages/studies.py", title="Studies", icon=":material/science:"),
+    st.Page("app_pages/variants.py", title="Variants", icon=":material/tune:"),
     st.Page("app_pages/generate.py", title="Generate", icon=":material/bolt:"),
     st.Page("app_pages/review.py", title="Review", icon=":material/rate_review:"),
     st.Page("app_pages/results.py", title="Results", icon=":material/insights:"),

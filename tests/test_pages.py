@@ -88,7 +88,8 @@ def test_generate_page_runs_in_the_background_with_estimates_and_history(demo_db
         candidate="sim-candidate",
         sources=["demo_prompt_log.jsonl"],
     )
-    ids = study_prompt_ids(store, get_study(store, "replay both"))
+    study = get_study(store, "replay both")
+    ids = study_prompt_ids(store, study)
     store.close()
     at = open_page("generate")
     at.selectbox[-1].select("replay both").run()
@@ -102,7 +103,7 @@ def test_generate_page_runs_in_the_background_with_estimates_and_history(demo_db
 
     def finished() -> bool:
         with Store(demo_db, linger=0) as s:
-            runs = list_runs(s)
+            runs = list_runs(s, study_id=study.study_id)
             return len(runs) == 2 and not any(r.active for r in runs)
 
     wait_for(finished, "both background runs", timeout=120)

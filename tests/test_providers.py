@@ -494,3 +494,11 @@ def test_simulated_provider_is_deterministic_with_real_model() -> None:
     second = complete_with(make_provider(sim), no_network)
     assert first == second
     assert isinstance(first.text, str) and first.text
+
+
+def test_swapcheck_own_params_are_never_sent_nor_change_the_request_hash() -> None:
+    plain = variant(params={"temperature": 0})
+    with_discount = variant(params={"temperature": 0, "batch_discount": 0.5})
+    messages = [{"role": "user", "content": "hi"}]
+    assert "batch_discount" not in OpenAIChatProvider(with_discount).build_body(messages)
+    assert with_discount.request_hash(messages) == plain.request_hash(messages)

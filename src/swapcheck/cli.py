@@ -71,44 +71,6 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_variant_add(args: argparse.Namespace) -> int:
-    from swapcheck.models import VariantConfig
-    from swapcheck.providers import provider_names
-    from swapcheck.store.variants import save_variant
-
-    if args.provider not in provider_names():
-        raise ConfigError(
-            f"Unknown provider {args.provider!r}.", f"Use one of: {', '.join(provider_names())}."
-        )
-    variant = VariantConfig(
-        name=args.name,
-        provider=args.provider,
-        model=args.model,
-        base_url=args.base_url,
-        api_key_env=args.api_key_env,
-        params=dict(_parse_param(p) for p in args.param),
-        price_input_per_mtok=args.price_in,
-        price_output_per_mtok=args.price_out,
-    )
-    save_variant(_store(args), variant)
-    print(f"variant {variant.name}: {variant.provider} / {variant.model}")
-    return 0
-
-
-def cmd_variant_list(args: argparse.Namespace) -> int:
-    from dataclasses import asdict
-
-    from swapcheck.store.variants import list_variants
-
-    rows = [asdict(v) for v in list_variants(_store(args))]
-    if args.json:
-        _print_json(rows)
-    else:
-        for v in rows:
-            print(f"{v['name']:<24} {v['provider']:<10} {v['model']:<28} {json.dumps(v['params'])}")
-    return 0
-
-
 def _study_sampling(args: argparse.Namespace) -> tuple[Any, Any]:
     """The prompt filter and sample plan of ``study create`` (None, None when not asked for)."""
     from swapcheck.sampling import PromptFilter, SamplePlan, parse_time_bound, parse_where
@@ -200,32 +162,6 @@ def cmd_study_list(args: argparse.Namespace) -> int:
                 f"{r['pairs_total']} pairs ready, {r['judgments_given']} judgments"
             )
     return 0
-
-
-def cmd_generate(args: argparse.Namespace) -> int:
-    from swapcheck.generate import GenerationSettings
-    from swapcheck.pipeline import generate_study
-    from swapcheck.store.studies import get_study
-
-    store = _store(args)
-    study = get_study(store, args.study)
-    settings = GenerationSettings(
-        concurrency=args.concurrency, max_retries=args.max_retries, timeout_s=args.timeout
-    )
-    last: dict[str, int] = {}
-
-    def progress(name: str, done: int, total: int) -> None:
-        step = max(1, total // 20)
-        if done == total or done - last.get(name, 0) >= step:
-            last[name] = done
-            print(f"  {name}: {done}/{total}", file=sys.stderr, flush=True)
-
-    report = generate_study(
-        store, study, variants=args.variant or None, settings=settings, progress=progress
-    )
-    print(report.summary())
-    failed = sum(r.failed for r in report.reports.values())
-    return 4 if failed else 0
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
@@ -374,22 +310,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source")
     p.set_defaults(func=cmd_quarantine)
 
-    variant = sub.add_parser("variant", help="define the ways of answering").add_subparsers(
-        dest="variant_command", required=True
-    )
-    p = variant.add_parser("add", parents=[common])
-    p.add_argument("name")
-    p.add_argument("--provider", required=True, help="openai or simulated")
-    p.add_argument("--model", required=True)
-    p.add_argument("--base-url")
-    p.add_argument("--api-key-env", help="environment variable holding the key (never the key)")
-    p.add_argument("--param", action="append", default=[], help="KEY=VALUE (JSON values)")
-    p.add_argument("--price-in", type=float, default=0.0, help="$ per 1M input tokens")
-    p.add_argument("--price-out", type=float, default=0.0, help="$ per 1M output tokens")
-    p.set_defaults(func=cmd_variant_add)
-    p = variant.add_parser("list", parents=[common])
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_variant_list)
+    from swapcheck import cli_variants
+
+    cli_variants.add_parsers(sub, common)
 
     study = sub.add_parser("study", help="create and list studies").add_subparsers(
         dest="study_command", required=True
@@ -422,13 +345,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_study_list)
 
-    p = sub.add_parser("generate", parents=[common], help="answer a study's missing prompts")
-    p.add_argument("--study", required=True)
-    p.add_argument("--variant", action="append", default=[])
-    p.add_argument("--concurrency", type=int, default=8)
-    p.add_argument("--max-retries", type=int, default=5)
-    p.add_argument("--timeout", type=float, default=60.0)
-    p.set_defaults(func=cmd_generate)
+    from swapcheck import cli_runs
+
+    cli_runs.add_parsers(sub, common)
 
     p = sub.add_parser("stats", parents=[common], help="win rates by slice")
     p.add_argument("--study", required=True)

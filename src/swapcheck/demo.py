@@ -69,7 +69,7 @@ def seed_demo(store: Store, *, n_prompts: int = 360, seed: int = 7, judge: bool 
         slice_columns=list(DEMO_SLICE_COLUMNS),
         overlap=2,
     )
-    generate_study(store, study)
+    generate_study(store, study, origin="demo")
     if judge:
         cast_simulated_votes(store, study)
     return study

@@ -15,6 +15,9 @@ Choice = Literal["baseline", "candidate", "tie", "both_bad"]
 CHOICES: tuple[str, ...] = ("baseline", "candidate", "tie", "both_bad")
 Side = Literal["left", "right"]
 
+RESERVED_PARAMS = frozenset({"batch_discount"})
+"""Variant params that configure swapcheck itself and are never sent to a provider."""
+
 LOGGED_VARIANT = "logged"
 """Name of the built-in variant holding the answers that were logged in production."""
 
@@ -48,6 +51,11 @@ class VariantConfig:
     requests_per_minute: int | None = None
     tokens_per_minute: int | None = None
 
+    @property
+    def api_params(self) -> dict[str, Any]:
+        """The params a provider sees (swapcheck's own settings such as batch_discount removed)."""
+        return {k: v for k, v in self.params.items() if k not in RESERVED_PARAMS}
+
     def prepare_messages(self, messages: ChatMessages) -> ChatMessages:
         """The messages this variant sends: the system prompt override or template applied."""
         if self.system_prompt is None:
@@ -70,7 +78,7 @@ class VariantConfig:
                     "provider": self.provider,
                     "model": self.model,
                     "base_url": self.base_url,
-                    "params": self.params,
+                    "params": self.api_params,
                     "messages": messages,
                 }
             )

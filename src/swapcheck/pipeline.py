@@ -9,8 +9,10 @@ from typing import Any
 
 import pandas as pd
 
+from swapcheck.batch_api import batch_discount, run_batches
+from swapcheck.batch_flow import BatchReport
 from swapcheck.cost_estimate import CostEstimate, estimate_cost
-from swapcheck.errors import ConfigError
+from swapcheck.errors import ConfigError, SwapcheckError
 from swapcheck.generate import GenerationReport, GenerationSettings
 from swapcheck.ingest import ColumnMapping, IngestOptions, ingest_log
 from swapcheck.ingest_files import ProgressFn as IngestProgressFn
@@ -22,7 +24,8 @@ from swapcheck.stats import slice_tables, summarize
 from swapcheck.store import Store
 from swapcheck.store.evaluations import run_evaluators
 from swapcheck.store.judgments import judgments_frame
-from swapcheck.store.responses import pending_jobs, response_status
+from swapcheck.store.responses import pending_jobs, response_status, write_responses
+from swapcheck.store.runs import create_run, update_run
 from swapcheck.store.sources import IngestReport
 from swapcheck.store.studies import Study, study_prompt_ids
 from swapcheck.store.variants import get_variant
@@ -163,6 +166,86 @@ def generate_study(
         )
         run_evaluators(store, name, prompt_ids)
         result.status[name] = response_status(store, name, prompt_ids)
+    return result
+
+
+@dataclass
+class StudyBatchReport:
+    """Per-variant outcome of a Batch API generation for one study."""
+
+    reports: dict[str, BatchReport] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+    run_ids: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def complete(self) -> bool:
+        """Every submitted request collected and answered."""
+        return all(not r.still_open and not r.failed for r in self.reports.values())
+
+    def summary(self) -> str:
+        lines = [f"{name}: {rep.summary()}" for name, rep in self.reports.items()]
+        lines += [f"{name}: {why}" for name, why in self.skipped.items()]
+        return "\n".join(lines)
+
+
+def generate_study_batch(
+    store: Store,
+    study: Study,
+    *,
+    variants: list[str] | None = None,
+    poll_interval_s: float = 30.0,
+    max_wait_s: float | None = None,
+    origin: str = "cli",
+) -> StudyBatchReport:
+    """Answer the study's missing prompts through the providers' Batch APIs.
+
+    Batches are recorded before they are polled; a call that stops waiting (``max_wait_s``)
+    leaves them open and the next call collects them instead of submitting again.
+    """
+    result = StudyBatchReport()
+    prompt_ids = study_prompt_ids(store, study)
+    for name in variants or list(study.variants):
+        variant = get_variant(store, name)
+        if variant.provider == LOGGED_VARIANT:
+            result.skipped[name] = "logged answers are taken from the log"
+            continue
+        jobs = study_jobs(store, study, variant)
+        run_id = create_run(
+            store,
+            study_id=study.study_id,
+            variant=name,
+            origin=f"{origin} (batch API)",
+            total=len(jobs),
+            estimated_cost=estimate_cost(variant, jobs).cost_typical * batch_discount(variant),
+        )
+        try:
+            report = run_batches(
+                store,
+                variant,
+                jobs,
+                lambda records: write_responses(store, records),
+                poll_interval_s=poll_interval_s,
+                max_wait_s=max_wait_s,
+                run_id=run_id,
+            )
+        except BaseException as exc:
+            message = str(exc) if isinstance(exc, SwapcheckError) else type(exc).__name__
+            update_run(store, run_id, succeeded=0, failed=0, input_tokens=0, output_tokens=0,
+                       cost=0.0, status="failed", message=message[:500])  # fmt: skip
+            raise
+        update_run(
+            store,
+            run_id,
+            succeeded=report.succeeded,
+            failed=report.failed,
+            input_tokens=report.input_tokens,
+            output_tokens=report.output_tokens,
+            cost=report.cost,
+            status="batch open" if report.still_open else "done",
+            message=report.summary()[:500],
+        )
+        result.reports[name], result.run_ids[name] = report, run_id
+        run_evaluators(store, name, prompt_ids)
     return result
 
 

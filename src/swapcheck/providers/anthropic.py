@@ -80,7 +80,7 @@ class AnthropicProvider(JsonHttpProvider):
         self._check_params()
 
     def _check_params(self) -> None:
-        params = self.variant.params
+        params = self.variant.api_params
         if "seed" in params:
             raise ConfigError(
                 f"Variant '{self.variant.name}': the Anthropic Messages API has no 'seed' "
@@ -102,7 +102,7 @@ class AnthropicProvider(JsonHttpProvider):
 
     def build_body(self, messages: ChatMessages) -> dict[str, Any]:
         self._check_params()
-        params = dict(self.variant.params)
+        params = dict(self.variant.api_params)
         system = [m["content"] for m in messages if m.get("role") == "system"]
         turns = [
             ("assistant" if m.get("role") == "assistant" else "user", m.get("content", ""))

@@ -65,7 +65,7 @@ class AzureOpenAIProvider(JsonHttpProvider):
 
     def build_body(self, messages: ChatMessages) -> dict[str, Any]:
         """The variant's params minus ``api_version``, plus model and messages (which win)."""
-        params = {k: v for k, v in self.variant.params.items() if k != "api_version"}
+        params = {k: v for k, v in self.variant.api_params.items() if k != "api_version"}
         return {**params, "model": self.variant.model, "messages": messages}
 
     def parse_payload(self, payload: Any, where: str) -> Completion:

@@ -90,7 +90,7 @@ class GeminiProvider(JsonHttpProvider):
     def __init__(self, variant: VariantConfig) -> None:
         key_envs = (variant.api_key_env,) if variant.api_key_env else DEFAULT_KEY_ENVS
         super().__init__(variant, variant.base_url or DEFAULT_BASE_URL, key_envs)
-        check_params("gemini", variant.params, ACCEPTED_PARAMS, NATIVE_ALIASES)
+        check_params("gemini", variant.api_params, ACCEPTED_PARAMS, NATIVE_ALIASES)
 
     @property
     def url(self) -> str:
@@ -101,7 +101,7 @@ class GeminiProvider(JsonHttpProvider):
         return {"x-goog-api-key": key}
 
     def build_body(self, messages: ChatMessages) -> dict[str, Any]:
-        check_params("gemini", self.variant.params, ACCEPTED_PARAMS, NATIVE_ALIASES)
+        check_params("gemini", self.variant.api_params, ACCEPTED_PARAMS, NATIVE_ALIASES)
         system = [m["content"] for m in messages if m.get("role") == "system"]
         turns = [
             ("model" if m.get("role") == "assistant" else "user", m.get("content", ""))
@@ -121,7 +121,7 @@ class GeminiProvider(JsonHttpProvider):
             for turn in merge_turns(turns)
         ]
         config: dict[str, Any] = {}
-        for name, value in self.variant.params.items():
+        for name, value in self.variant.api_params.items():
             if name in BODY_PARAMS:
                 body[name] = value
                 continue

@@ -80,7 +80,7 @@ class OpenAIChatProvider(JsonHttpProvider):
 
     def build_body(self, messages: ChatMessages) -> dict[str, Any]:
         """Request body: the variant's params plus model and messages (which always win)."""
-        return {**self.variant.params, "model": self.variant.model, "messages": messages}
+        return {**self.variant.api_params, "model": self.variant.model, "messages": messages}
 
     def parse_payload(self, payload: Any, where: str) -> Completion:
         return parse_chat_completion(payload, self)

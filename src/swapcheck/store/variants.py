@@ -47,45 +47,98 @@ def _row_to_variant(row: tuple) -> VariantConfig:
 
 def save_variant(store: Store, variant: VariantConfig, *, replace: bool = True) -> None:
     """Create or (when ``replace``) update a variant. Only the key's *variable name* is stored."""
+    with store.cursor() as cur:
+        _save_on(cur, variant, replace=replace)
+
+
+def save_variants(store: Store, variants: list[VariantConfig]) -> None:
+    """Create or update several variants in one transaction: all of them are saved, or none."""
+    for variant in variants:
+        _check_name(variant)
+    with store.transaction() as cur:
+        for variant in variants:
+            _save_on(cur, variant, replace=True)
+
+
+def _check_name(variant: VariantConfig) -> None:
     validate_variant_name(variant.name)
     if variant.name == LOGGED_VARIANT and variant.provider != LOGGED_VARIANT:
         raise ConfigError(
             f"'{LOGGED_VARIANT}' is reserved for the answers logged in production.",
             "Pick another name for this variant.",
         )
-    with store.cursor() as cur:
-        exists = first_row(cur.execute("SELECT 1 FROM variants WHERE name = ?", [variant.name]))
-        if exists and not replace:
-            raise ConfigError(
-                f"A variant named {variant.name!r} already exists.",
-                "Choose another name, or update the existing variant.",
-            )
-        values = [
-            variant.name,
-            variant.provider,
-            variant.model,
-            variant.base_url,
-            variant.api_key_env,
-            canonical_json(variant.params),
-            variant.price_input_per_mtok,
-            variant.price_output_per_mtok,
-            variant.system_prompt,
-            variant.max_concurrency,
-            variant.requests_per_minute,
-            variant.tokens_per_minute,
-        ]
-        cur.execute(
-            f"INSERT INTO variants ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (name) DO UPDATE SET provider = excluded.provider, "
-            "model = excluded.model, base_url = excluded.base_url, "
-            "api_key_env = excluded.api_key_env, params = excluded.params, "
-            "price_input_per_mtok = excluded.price_input_per_mtok, "
-            "price_output_per_mtok = excluded.price_output_per_mtok, "
-            "system_prompt = excluded.system_prompt, max_concurrency = excluded.max_concurrency, "
-            "requests_per_minute = excluded.requests_per_minute, "
-            "tokens_per_minute = excluded.tokens_per_minute",
-            values,
+
+
+def _save_on(cur: duckdb.DuckDBPyConnection, variant: VariantConfig, *, replace: bool) -> None:
+    _check_name(variant)
+    exists = first_row(cur.execute("SELECT 1 FROM variants WHERE name = ?", [variant.name]))
+    if exists and not replace:
+        raise ConfigError(
+            f"A variant named {variant.name!r} already exists.",
+            "Choose another name, or update the existing variant.",
         )
+    values = [
+        variant.name,
+        variant.provider,
+        variant.model,
+        variant.base_url,
+        variant.api_key_env,
+        canonical_json(variant.params),
+        variant.price_input_per_mtok,
+        variant.price_output_per_mtok,
+        variant.system_prompt,
+        variant.max_concurrency,
+        variant.requests_per_minute,
+        variant.tokens_per_minute,
+    ]
+    cur.execute(
+        f"INSERT INTO variants ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (name) DO UPDATE SET provider = excluded.provider, "
+        "model = excluded.model, base_url = excluded.base_url, "
+        "api_key_env = excluded.api_key_env, params = excluded.params, "
+        "price_input_per_mtok = excluded.price_input_per_mtok, "
+        "price_output_per_mtok = excluded.price_output_per_mtok, "
+        "system_prompt = excluded.system_prompt, max_concurrency = excluded.max_concurrency, "
+        "requests_per_minute = excluded.requests_per_minute, "
+        "tokens_per_minute = excluded.tokens_per_minute",
+        values,
+    )
+
+
+def delete_variant(store: Store, name: str) -> None:
+    """Remove a variant nobody depends on; refuses when answers or a study use it."""
+    if name == LOGGED_VARIANT:
+        raise ConfigError(
+            f"'{LOGGED_VARIANT}' is built in (the answers logged in production).",
+            "Leave it; it costs nothing when unused.",
+        )
+    with store.transaction() as cur:
+        if first_row(cur.execute("SELECT 1 FROM variants WHERE name = ?", [name])) is None:
+            raise NotFoundError(
+                f"No variant named {name!r}.", "Check the name with: swapcheck variants list"
+            )
+        studies = [
+            r[0]
+            for r in cur.execute(
+                "SELECT name FROM studies WHERE baseline_variant = ? OR candidate_variant = ? "
+                "ORDER BY name",
+                [name, name],
+            ).fetchall()
+        ]
+        if studies:
+            raise ConfigError(
+                f"Variant {name!r} is used by the studies {', '.join(map(repr, studies))}.",
+                "Keep it (studies need their variants), or define a new variant under another "
+                "name instead of changing this one.",
+            )
+        answers = first_row(cur.execute("SELECT count(*) FROM responses WHERE variant = ?", [name]))
+        if answers and answers[0]:
+            raise ConfigError(
+                f"Variant {name!r} has {answers[0]} stored answers.",
+                "Keep it so those answers stay explained, or save a changed copy under another "
+                "name.",
+            )
+        cur.execute("DELETE FROM variants WHERE name = ?", [name])
 
 
 def ensure_logged_variant(store: Store) -> VariantConfig:
