@@ -3,7 +3,13 @@
 import streamlit as st
 
 from swapcheck.ui.context import choose_study, get_store
-from swapcheck.ui.generation import answer_status, failed_answers, live_runs, start_form
+from swapcheck.ui.generation import (
+    answer_status,
+    failed_answers,
+    live_runs,
+    sent_requests,
+    start_form,
+)
 
 st.title("Generate answers")
 st.caption(
@@ -16,3 +22,4 @@ if study is not None:
     start_form(store, study)
     live_runs(store, study)
     failed_answers(store, study)
+    sent_requests(store, study)

@@ -7,6 +7,8 @@ process:
 * ``duckdb full``   - ``CREATE TABLE t AS SELECT * FROM read_json(?)`` in an in-memory DuckDB,
   default threads: every column of every row is materialised. **This is the baseline.**
 * ``duckdb count``  - ``SELECT count(*) FROM read_json(?)``: a cheaper reference only.
+* ``duckdb file``   - the baseline's CREATE TABLE into a new database file (reference only: what
+  writing to disk costs DuckDB itself).
 * ``swapcheck ingest`` - the installed console script, ``swapcheck --db NEW.duckdb ingest FILE
   --json``, into a fresh database; its JSON counts are checked.
 * ``re-ingest``     - the same command again on the same database (file-hash hit).
@@ -259,7 +261,10 @@ def _add_bad_lines(path: Path, rows: int, seed: int, rate: float) -> int:
 def duckdb_child(mode: str, fmt: str, path: str, ignore_errors: bool) -> dict[str, Any]:
     import duckdb
 
-    con = duckdb.connect()  # in memory, default threads
+    target = ":memory:"  # the baseline: in memory, default threads
+    if mode == "file":  # reference only: the same CREATE TABLE into a new database file
+        target = str(Path(tempfile.mkdtemp(prefix="swapcheck-bench-ref-")) / "ref.duckdb")
+    con = duckdb.connect(target)
     started = time.perf_counter()
     if mode == "startup":
         return {"rows": 0}
@@ -272,6 +277,10 @@ def duckdb_child(mode: str, fmt: str, path: str, ignore_errors: bool) -> dict[st
         rows = con.execute("SELECT count(*) FROM t").fetchone()[0]
     elapsed = time.perf_counter() - started
     con.close()
+    if target != ":memory:":
+        for stale in Path(target).parent.iterdir():
+            stale.unlink()
+        Path(target).parent.rmdir()
     return {"rows": int(rows), "query_s": elapsed}
 
 
@@ -364,7 +373,8 @@ def measure_format(fmt: str, path: Path, args: argparse.Namespace, scratch: Path
     def duck(mode: str) -> list[str]:
         return _self("--child", "duckdb", mode, fmt, str(path), *ignore)
 
-    res: dict[str, Any] = {k: Best() for k in ("startup", "count", "full", "ingest", "reingest")}
+    keys = ("startup", "count", "full", "file", "ingest", "reingest")
+    res: dict[str, Any] = {k: Best() for k in keys}
     res["db_mb"] = 0.0
 
     def step(key: str, label: str, argv: list[str]) -> Any:
@@ -382,6 +392,7 @@ def measure_format(fmt: str, path: Path, args: argparse.Namespace, scratch: Path
         step("startup", "python + import duckdb", duck("startup"))
         step("count", "duckdb count(*)", duck("count"))
         step("full", "duckdb full read", duck("full"))
+        step("file", "duckdb full read into a database file", duck("file"))
         db = scratch / f"ingest-{fmt}-{r}.duckdb"
         argv = [swapcheck, "--db", str(db), "ingest", str(path), "--json"]
         _check_counts(step("ingest", "swapcheck ingest", argv), args, fmt)
@@ -446,6 +457,7 @@ def report(
             ("python + import duckdb (start-up, not subtracted)", res["startup"], None),
             (f"duckdb {reader} count(*) (reference only)", res["count"], rows),
             (f"duckdb {reader} -> CREATE TABLE (baseline)", res["full"], rows),
+            (f"duckdb {reader} -> CREATE TABLE in a db file (reference)", res["file"], rows),
             ("swapcheck ingest", res["ingest"], rows),
             ("swapcheck re-ingest (file-hash hit)", res["reingest"], None),
         ]
@@ -529,6 +541,7 @@ def summary(
             "peak_rss_mb": round(ingest.peak_mb, 1),
             "duckdb_peak_rss_mb": round(full.peak_mb, 1),
             "duckdb_count_rows_per_s": round(_rate(args.rows, res["count"].wall_s)),
+            "duckdb_file_rows_per_s": round(_rate(args.rows, res["file"].wall_s)),
             "ingest_s": round(ingest.wall_s, 3),
             "duckdb_s": round(full.wall_s, 3),
             "reingest_s": round(res["reingest"].wall_s, 3),

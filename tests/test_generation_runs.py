@@ -185,6 +185,8 @@ def test_no_api_key_reaches_the_database_journal_logs_or_messages(
              "--source", log.name],
             ["generate", "--study", "keys"],
             ["variant", "list", "--json"],
+            ["variants", "export"],
+            ["quarantine"],
             ["stats", "--study", "keys", "--json"],
         ):  # fmt: skip
             main(argv)

@@ -92,7 +92,7 @@ def test_generate_page_runs_in_the_background_with_estimates_and_history(demo_db
     ids = study_prompt_ids(store, study)
     store.close()
     at = open_page("generate")
-    at.selectbox[-1].select("replay both").run()
+    at.selectbox(key="study").select("replay both").run()
     status = at.dataframe[0].value
     assert list(status["variant"]) == ["sim-baseline", "sim-candidate"]
     assert (status["to send"] + status["answered"] == len(ids)).all()
@@ -115,6 +115,11 @@ def test_generate_page_runs_in_the_background_with_estimates_and_history(demo_db
     with Store(demo_db, linger=0) as s:
         for variant in ("sim-baseline", "sim-candidate"):
             assert response_status(s, variant, ids)["missing"] == 0
+    at.selectbox(key="audit-variant").select("sim-baseline").run()
+    assert_no_exception(at)
+    sent = json.loads(at.json[0].value)
+    assert sent["model"] == "sim-baseline"
+    assert sent["messages"][-1]["role"] == "user"
 
 
 def test_review_page_grades_blind_and_stores_unblinded(demo_db: Path) -> None:

@@ -14,6 +14,7 @@ import pandas as pd
 
 from swapcheck.errors import IngestError
 from swapcheck.ingest_answers import attach_answers
+from swapcheck.ingest_fast import drop_staged, fast_path_applies, fast_stage
 from swapcheck.ingest_files import ROW_LABELS, LogFile, ProgressFn, open_log
 from swapcheck.ingest_lines import ReaderReject, original_lines, run_scan, unreadable
 from swapcheck.ingest_reasons import explain
@@ -157,30 +158,63 @@ def ingest_log(
         else:  # not one readable row in the sample: read on, so every row gets its reason
             used = ColumnMapping(prompt_column="prompt")
         name = options.source_name or log.name
-        with store.cursor() as cur, _ingest_settings(cur), _transaction(cur):
-            if not used.prompt_column and not used.messages_column:
-                report = attach_answers(cur, log, name, used, sample.columns)
-                if progress:
-                    progress(1.0, "done")
-                return report
-            from_reader = run_scan(
-                cur,
-                log,
-                lambda q: normalise_sql(log, used, sample.columns, q),
-                len(sample.columns),
-                progress,
+        with store.cursor() as cur, _ingest_settings(cur), _staged_dropped(cur):
+            fast = (
+                bool(used.prompt_column or used.messages_column)
+                and fast_path_applies(log, used, sample.columns)
+                and fast_stage(cur, log, used, sample.columns, progress)  # outside: see there
             )
-            rejects = _rejects(cur, log, used, from_reader)
-            if progress:
-                progress(0.85, "storing prompts")
-            report = save_staged(
-                cur, log, name, used, rejects, near_duplicates=options.near_duplicates,
-                derived=options.derived_slices,
-            )  # fmt: skip
-            cur.execute("DROP TABLE IF EXISTS staged")
+            with _transaction(cur):
+                return _ingest_rows(cur, log, name, used, sample, options, fast, progress)
+
+
+def _ingest_rows(
+    cur: duckdb.DuckDBPyConnection,
+    log: LogFile,
+    name: str,
+    used: ColumnMapping,
+    sample: LogSample,
+    options: IngestOptions,
+    fast: bool,
+    progress: ProgressFn | None,
+) -> IngestReport:
+    """Scan (fast or robust path), reject, de-duplicate and store, in the caller's transaction."""
+    if not used.prompt_column and not used.messages_column:
+        report = attach_answers(cur, log, name, used, sample.columns)
         if progress:
             progress(1.0, "done")
         return report
+    from_reader: list[ReaderReject] = []
+    if not fast:
+        from_reader = run_scan(
+            cur,
+            log,
+            lambda q: normalise_sql(log, used, sample.columns, q),
+            len(sample.columns),
+            progress,
+        )
+    rejects = _rejects(cur, log, used, from_reader)
+    if progress:
+        progress(0.85, "storing prompts")
+    report = save_staged(
+        cur, log, name, used, rejects, near_duplicates=options.near_duplicates,
+        derived=options.derived_slices,
+    )  # fmt: skip
+    cur.execute("DROP TABLE IF EXISTS staged")
+    if progress:
+        progress(1.0, "done")
+    return report
+
+
+@contextmanager
+def _staged_dropped(cur: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Whatever happens, no ``staged`` table is left (the fast path makes it outside the
+    ingest transaction, so a rollback would not remove it)."""
+    try:
+        yield
+    finally:
+        with suppress(duckdb.Error):
+            drop_staged(cur)
 
 
 @contextmanager

@@ -6,6 +6,7 @@ import codecs
 import hashlib
 import shutil
 import tempfile
+import threading
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -128,8 +129,7 @@ def open_log(
     try:
         log = LogFile(p.name, p, p, fmt, "", size, compression, workdir=workdir)
         whole = head_bytes is None or fmt in ("json", "parquet")
-        if head_bytes is None:
-            log.file_hash = _hash_file(p, size, progress)
+        hasher = _Hasher(p, size, progress) if head_bytes is None else None
         if compression == "gzip":
             _gunzip(log, workdir / "plain", progress, limit=None if whole else head_bytes)
         elif not whole and size > (head_bytes or 0) and not _has_wide_bom(p):
@@ -139,9 +139,41 @@ def open_log(
         else:
             _to_utf8(log, workdir / "utf8")
             _check_text(log)
+        if hasher is not None:
+            log.file_hash = hasher.result()
         yield log
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+class _Hasher:
+    """sha256 of a file on a thread (hashlib releases the GIL), while the file is checked.
+
+    Progress is reported from the calling thread only, in :meth:`result`.
+    """
+
+    def __init__(self, path: Path, size: int, progress: ProgressFn | None) -> None:
+        self.digest = ""
+        self.error: BaseException | None = None
+        self.progress = progress
+        self.thread = threading.Thread(target=self._run, args=(path, size), daemon=True)
+        if progress:
+            progress(0.0, "hashing the file")
+        self.thread.start()
+
+    def _run(self, path: Path, size: int) -> None:
+        try:
+            self.digest = _hash_file(path, size, None)
+        except BaseException as exc:  # re-raised in the caller's thread
+            self.error = exc
+
+    def result(self) -> str:
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        if self.progress:
+            self.progress(0.1, "hashed the file")
+        return self.digest
 
 
 def _hash_file(path: Path, size: int, progress: ProgressFn | None) -> str:
@@ -296,9 +328,15 @@ def _looks_binary(head: bytes) -> bool:
 
 
 def _check_text(log: LogFile) -> None:
-    """Count lines, spot blank lines and binary content, and settle .json (array or lines)."""
+    """Count lines, spot blank lines and binary content, and settle .json (array or lines).
+
+    One pass of cheap scans per block (a line-feed count; two-byte searches only where they
+    are needed): blank lines matter for CSV/TSV row numbers only, and CRLF only if the block
+    holds a carriage return at all.
+    """
     lines = crlf = 0
     blank = False
+    want_blank = log.format in ("csv", "tsv")
     last = b"\n"
     first_char = b""
     with log.path.open("rb") as handle:
@@ -312,10 +350,12 @@ def _check_text(log: LogFile) -> None:
         handle.seek(0)
         while block := handle.read(_CHUNK):
             lines += block.count(b"\n")
-            crlf += (last + block).count(b"\r\n")
-            if not blank:
-                joined = last + block
-                blank = b"\n\n" in joined or b"\n\r\n" in joined
+            if b"\r" in block:
+                crlf += block.count(b"\r\n") + (last == b"\r" and block[:1] == b"\n")
+            if want_blank and not blank:
+                edge = last + block[:2]  # a blank line across the block boundary
+                blank = b"\n\n" in block or b"\n\r\n" in block
+                blank = blank or edge.startswith((b"\n\n", b"\n\r\n"))
             if not first_char:
                 stripped = block.lstrip(b" \t\r\n\xef\xbb\xbf")
                 first_char = stripped[:1]

@@ -20,8 +20,17 @@ from swapcheck.ingest_shapes import ColumnMapping
 ROLES = ("system", "user", "assistant", "tool", "developer")
 RAW_LIMIT = 2000
 MAX_LINE = 256 << 20  # bytes; DuckDB's default (2 MB) would reject long conversations
+FAST_MAX_LINE = 16 << 20  # bytes; the fast path's typed reader (longer lines: robust path)
 _TEXT_PART_TYPES = ("text", "input_text", "output_text")
 _WS = "chr(32) || chr(9) || chr(10) || chr(13)"
+STORED_TEXTS = {
+    "messages": "to_json({s}.conv[1:{s}.u])",  # the prompt replayed: up to the turn under study
+    "conversation": "CASE WHEN len({s}.conv) > {s}.u THEN to_json({s}.conv) END",
+    "prompt_text": "{s}.conv[{s}.u].content",
+}
+"""SQL of the stored texts of a ``staged`` row, with ``{s}`` its table alias."""
+SLICE_VALUE = "slice_value_"
+"""Prefix of ``staged``'s per-slice text columns (1-based, in ``slice_columns`` order)."""
 _SEGMENT = re.compile(r"^([^.\[\]]+)((?:\[\d+\])*)$")
 
 
@@ -118,6 +127,45 @@ def reader_sql(log: LogFile, mapping: ColumnMapping, columns: list[str], q: Quer
     )
 
 
+def fast_read_sql(log: LogFile, types: dict[str, str], q: Query) -> str:
+    """CREATE TEMP TABLE ingest_fast_raw: the mapped top-level fields of a JSONL file, typed by
+    DuckDB's parallel ``read_json`` (run it with insertion order kept: row id + 1 = line).
+
+    Lines longer than ``FAST_MAX_LINE`` make the reader fail (the robust path takes over): a
+    larger object size would make every reader thread reserve that much memory.
+    """
+    return (
+        f"CREATE TEMP TABLE ingest_fast_raw AS SELECT * FROM read_json({q.bind(str(log.path))}, "
+        f"format = 'newline_delimited', records = true, columns = {q.bind(types)}, "
+        f"maximum_object_size = {FAST_MAX_LINE})"
+    )
+
+
+def fast_reader_sql(mapping: ColumnMapping, typed: str | None) -> str:
+    """The reader over ``ingest_fast_raw``: ``f`` holds the mapped fields as JSON, like
+    :func:`reader_sql`; the ``typed`` messages field comes as ``messages_typed`` instead."""
+    items = [
+        "NULL::JSON" if name == typed else quote_ident(name) for _, name in field_roles(mapping)
+    ]
+    extra = f", {quote_ident(typed)} AS messages_typed" if typed else ""
+    return (
+        "SELECT rowid + 1 AS ord, NULL::VARCHAR AS raw, true AS is_object, "
+        f"[{', '.join(items)}]::JSON[] AS f{extra} FROM ingest_fast_raw"
+    )
+
+
+def _trim_ws(column: str) -> str:
+    """``trim(column, <space, tab, LF, CR>)``, computed only for values that start or end with
+    one of them: DuckDB's trim with a character set decodes the whole string (10x slower).
+    Give it a column, not an expression: the expression would be evaluated nine times."""
+    ends = " OR ".join(
+        f"{test}({column}, chr({code}))"
+        for test in ("starts_with", "ends_with")
+        for code in (32, 9, 10, 13)
+    )
+    return f"CASE WHEN {ends} THEN trim({column}, {_WS}) ELSE {column} END"
+
+
 def _text_of(json_expr: str) -> str:
     """Text of a JSON string or a list of text parts (NULL when a part is not text)."""
     types = ", ".join(f"'{t}'" for t in _TEXT_PART_TYPES)
@@ -138,15 +186,39 @@ def normalise_sql(
     mapping: ColumnMapping,
     columns: list[str],
     q: Query,
+    *,
+    reader: str | None = None,
+    typed_messages: bool = False,
 ) -> str:
-    """CREATE TEMP TABLE staged AS the normalised rows (valid rows carry no ``code``)."""
+    """CREATE TEMP TABLE staged AS the normalised rows (valid rows carry no ``code``).
+
+    A valid row keeps its conversation as a list (``conv``) and the index ``u`` of the turn
+    under study: the stored JSON texts are made from them for the rows kept only
+    (:data:`STORED_TEXTS`), which halves the size of ``staged``.
+
+    ``reader`` replaces :func:`reader_sql` (the fast path's typed read); with
+    ``typed_messages`` its messages field is already ``STRUCT(role, content JSON)[]``, NULL
+    when missing, so it is not re-parsed.
+    """
     roles = {role: i + 1 for i, (role, _) in enumerate(field_roles(mapping))}
 
     def fld(role: str) -> str:
         return f"f[{roles[role]}]" if role in roles else "NULL::JSON"
 
     roles_sql = ", ".join(f"'{r}'" for r in ROLES)
-    if mapping.messages_column:
+    if mapping.messages_column and typed_messages:
+        parse = "NULL AS mj, messages_typed AS m0"
+        msgs = (
+            "list_transform(m0, lambda x: struct_pack(role := CASE x.role WHEN 'developer' "
+            f"THEN 'system' ELSE x.role END, content := {_text_of('x.content')}))"
+        )
+        checks = (
+            "WHEN m0 IS NULL THEN 'messages_missing' "
+            "WHEN len(m0) = 0 THEN 'messages_empty' "
+            f"WHEN list_bool_or(list_transform(msgs, lambda x: x.content IS NULL OR x.role IS NULL "
+            f"OR x.role NOT IN ({roles_sql}))) THEN 'message' "
+        )
+    elif mapping.messages_column:
         fm = fld("messages")
         mj = (
             f"CASE WHEN json_type({fm}) = 'VARCHAR' THEN try(CAST({fm}->>'$' AS JSON)) "
@@ -182,6 +254,14 @@ def normalise_sql(
         )
     fs = fld("system")
     system = f"CASE WHEN {fs} IS NULL THEN NULL ELSE {_text_of(fs)} END"
+    conv = (
+        "CASE WHEN system_text IS NOT NULL AND trim(system_text) <> '' "
+        "AND (msgs IS NULL OR len(msgs) = 0 OR msgs[1].role <> 'system') "
+        "THEN list_prepend(struct_pack(role := 'system', content := system_text), msgs) "
+        "ELSE msgs END"
+        if "system" in roles
+        else "msgs"  # no system column: a CASE would copy every list
+    )
     pick_user = (
         "list_position(list_transform(conv, lambda x: x.role = 'user'), true)"
         if mapping.turn == "first"
@@ -189,7 +269,7 @@ def normalise_sql(
         "lambda x: x.role = 'user')), true)"
     )
     ft = fld("timestamp")
-    ts_text = f"trim({ft}->>'$', {_WS})"
+    ts_text = "ts_text"  # trimmed once in stage b
     logged_at = (
         f"CASE WHEN {ft} IS NULL OR json_type({ft}) = 'NULL' OR {ts_text} = '' THEN NULL "
         f"WHEN json_type({ft}) IN ('UBIGINT', 'BIGINT', 'DOUBLE') "
@@ -200,23 +280,28 @@ def normalise_sql(
         f" try(CAST({ts_text} AS TIMESTAMP))) END"
     )
     keys = [q.bind(col) for col in mapping.slice_columns]
-    meta_pairs = [
-        f"{key}, nullif(trim({fld('slice:' + col)}->>'$', {_WS}), '')"
-        for key, col in zip(keys, mapping.slice_columns, strict=True)
-    ]
+    slice_texts = "".join(
+        f", {fld('slice:' + col)}->>'$' AS slice_text_{i}"
+        for i, col in enumerate(mapping.slice_columns, start=1)
+    )
+    slice_values = "".join(
+        f", nullif({_trim_ws(f'slice_text_{i}')}, '') AS {SLICE_VALUE}{i}"
+        for i in range(1, len(keys) + 1)
+    )
+    meta_pairs = [f"{key}, {SLICE_VALUE}{i}" for i, key in enumerate(keys, start=1)]
     metadata = f"json_object({', '.join(meta_pairs)})" if meta_pairs else "'{}'::JSON"
     fr, fi = fld("response"), fld("id")
+    texts = (
+        f"{ft}->>'$' AS ts_raw, {fi}->>'$' AS id_text, CASE json_type({fr}) WHEN 'VARCHAR' "
+        f"THEN {fr}->>'$' WHEN 'NULL' THEN NULL ELSE CAST({fr} AS VARCHAR) END AS response_text"
+        f"{slice_texts}"
+    )
     return f"""
 CREATE TEMP TABLE staged AS
-WITH src AS ({reader_sql(log, mapping, columns, q)}),
-a AS (SELECT *, {parse} FROM src),
-b AS (SELECT *, {msgs} AS msgs, {system} AS system_text FROM a),
-c AS (
-  SELECT *, CASE WHEN system_text IS NOT NULL AND trim(system_text) <> ''
-                  AND (msgs IS NULL OR len(msgs) = 0 OR msgs[1].role <> 'system')
-             THEN list_prepend(struct_pack(role := 'system', content := system_text), msgs)
-             ELSE msgs END AS conv
-  FROM b),
+WITH src AS ({reader or reader_sql(log, mapping, columns, q)}),
+a AS (SELECT *, {parse}, {texts} FROM src),
+b AS (SELECT *, {msgs} AS msgs, {system} AS system_text, {_trim_ws("ts_raw")} AS ts_text FROM a),
+c AS (SELECT *, {conv} AS conv FROM b),
 d AS (SELECT *, {pick_user} AS u, {logged_at} AS logged_at FROM c),
 e AS (
   SELECT *, CASE
@@ -226,18 +311,15 @@ e AS (
     {checks}
     WHEN {fs} IS NOT NULL AND system_text IS NULL THEN 'system'
     WHEN u IS NULL OR u = 0 OR u > len(conv) THEN 'no_user'
-    WHEN trim(conv[u].content, {_WS}) = '' THEN 'empty_prompt'
+    WHEN NOT regexp_matches(conv[u].content, '[^ \t\n\r]') THEN 'empty_prompt'
     WHEN {ft} IS NOT NULL AND json_type({ft}) <> 'NULL' AND {ts_text} <> ''
          AND logged_at IS NULL THEN 'timestamp'
     END AS code FROM d),
 g AS (
   SELECT ord, code, f, CASE WHEN code IS NOT NULL THEN raw END AS raw,
-    CASE WHEN code IS NULL THEN nullif(trim({fi}->>'$', {_WS}), '') END AS external_id,
+    CASE WHEN code IS NULL THEN nullif({_trim_ws("id_text")}, '') END AS external_id,
     CASE WHEN code IS NULL THEN to_json(conv) END AS conv_json,
-    CASE WHEN code IS NULL AND len(conv) > u THEN to_json(conv[1:u]) END AS prompt_json,
-    CASE WHEN code IS NULL THEN conv[u].content END AS prompt_text,
-    coalesce(nullif(trim(CASE json_type({fr}) WHEN 'VARCHAR' THEN {fr}->>'$' WHEN 'NULL' THEN NULL
-                        ELSE CAST({fr} AS VARCHAR) END, {_WS}), ''),
+    coalesce(nullif({_trim_ws("response_text")}, ''),
              CASE WHEN code IS NULL AND len(conv) > u AND conv[u + 1].role = 'assistant'
                   THEN nullif(trim(conv[u + 1].content), '') END) AS logged_response,
     CASE WHEN code IS NULL THEN logged_at END AS logged_at,
@@ -246,13 +328,13 @@ g AS (
     CASE WHEN code IS NULL THEN len(list_filter(conv[1:u], lambda x: x.role = 'user'))
          END AS user_turns,
     {"nl" if log.format in ("csv", "tsv") else "0"} AS nl,
-    conv
+    conv, u{slice_values}
   FROM e),
 h AS (SELECT *, CASE WHEN code IS NULL THEN {metadata} END AS metadata FROM g)
-SELECT ord, code, raw, external_id, coalesce(prompt_json, conv_json) AS messages,
-  CASE WHEN prompt_json IS NOT NULL THEN conv_json END AS conversation, prompt_text,
+SELECT ord, code, raw, external_id, conv, u,
   metadata, logged_response, logged_at,
   coalesce(context_has_model_output, false) AS context_has_model_output, user_turns, nl,
+  {", ".join(f"{SLICE_VALUE}{i}" for i in range(1, len(keys) + 1)) + "," if keys else ""}
   CASE WHEN code IS NULL THEN md5(conv_json || chr(31) || metadata || chr(31)
     || coalesce(logged_response, '')) END AS content_hash
 FROM h

@@ -108,3 +108,17 @@ def failures(
             "ORDER BY r.created_at DESC LIMIT ?",
             [list(prompt_ids), variant, limit],
         ).df()
+
+
+def request_bodies(
+    store: Store, variant: str, prompt_ids: Sequence[str], limit: int = 20
+) -> pd.DataFrame:
+    """The exact bodies last sent for these prompts (audit; they never hold a secret)."""
+    with store.cursor() as cur:
+        return cur.execute(
+            "WITH ids AS (SELECT DISTINCT unnest(?::VARCHAR[]) AS prompt_id) "
+            "SELECT r.prompt_id, r.request_body, r.run_id, r.created_at FROM ids "
+            "JOIN responses r USING (prompt_id) WHERE r.variant = ? "
+            "AND r.request_body IS NOT NULL ORDER BY r.created_at DESC, r.prompt_id LIMIT ?",
+            [list(prompt_ids), variant, limit],
+        ).df()

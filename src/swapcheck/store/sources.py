@@ -9,6 +9,7 @@ import duckdb
 import pandas as pd
 
 from swapcheck.errors import IngestError, NotFoundError
+from swapcheck.ingest_sql import SLICE_VALUE, STORED_TEXTS
 from swapcheck.models import LOGGED_VARIANT, canonical_json
 from swapcheck.store.connection import Store, first_row
 from swapcheck.store.variants import ensure_logged_variant_on
@@ -52,7 +53,9 @@ class IngestReport:
 # Prompts equal after lower-casing, digits → 0 and collapsing whitespace (also the \n, \t and
 # \r escapes inside the JSON text), within the same metadata, are one near-duplicate cluster.
 NEAR_DUPLICATE_KEY = (
-    "md5(regexp_replace(regexp_replace(regexp_replace(lower(messages), '[0-9]+', '0', 'g'), "
+    "md5(regexp_replace(regexp_replace(regexp_replace(lower("
+    + STORED_TEXTS["messages"].format(s="staged")
+    + "), '[0-9]+', '0', 'g'), "
     "'(\\s|\\\\n|\\\\t|\\\\r)+', ' ', 'g'), ' ?\" ?', '\"', 'g') || metadata)"
 )
 
@@ -139,22 +142,20 @@ def save_staged(
         "CREATE OR REPLACE TEMP TABLE keep AS SELECT min(ord) AS ord, count(*) AS weight "
         f"FROM staged WHERE code IS NULL GROUP BY {key}"
     )
+    texts = ", ".join(f"{sql.format(s='s')} AS {name}" for name, sql in STORED_TEXTS.items())
     cur.execute(
         "CREATE OR REPLACE TEMP VIEW chosen AS SELECT s.*, 'p_' || s.content_hash[1:20] AS "
-        "prompt_id, k.weight FROM staged s JOIN keep k USING (ord)"
+        f"prompt_id, k.weight, {texts} FROM staged s JOIN keep k USING (ord)"
     )
     derived_cols = _derived_columns(cur) if derived else {}
     # A column of the log wins over a derived slice of the same name (it is never overwritten).
     derived_cols = {k: v for k, v in derived_cols.items() if k not in mapping.slice_columns}
-    extra = "json_object(" + ", ".join(f"?, {expr}" for expr in derived_cols.values()) + ")"
-    # Both are JSON objects with distinct keys: splice them as text (cheaper than a JSON merge).
-    patch = (
-        f"CASE WHEN c.metadata = '{{}}' THEN {extra} ELSE "
-        f"CAST(rtrim(CAST(c.metadata AS VARCHAR), '}}') || ',' || ltrim(CAST({extra} AS VARCHAR), "
-        "'{') AS JSON) END"
-        if derived_cols
-        else "c.metadata"
-    )
+    # The log's slices, then the derived ones: built in one json_object from the slice texts
+    # kept in ``staged`` (the same bytes as ``metadata`` with the derived keys appended).
+    slice_values = [f"c.{SLICE_VALUE}{i}" for i in range(1, len(mapping.slice_columns) + 1)]
+    pairs = [f"?, {value}" for value in slice_values + list(derived_cols.values())]
+    patch = f"json_object({', '.join(pairs)})" if derived_cols else "c.metadata"
+    keys = [*mapping.slice_columns, *derived_cols] if derived_cols else []
     before = _count(cur, "SELECT count(*) FROM prompts")
     cur.execute(
         "INSERT INTO prompts (prompt_id, source_id, row_number, external_id, messages, "
@@ -162,7 +163,7 @@ def save_staged(
         f"SELECT c.prompt_id, ?, c.ord, c.external_id, c.messages, c.prompt_text, {patch}, "
         "c.conversation, c.logged_at, c.weight, c.context_has_model_output FROM chosen c "
         "ANTI JOIN prompts p ON p.prompt_id = c.prompt_id",
-        [source_id, *derived_cols, *derived_cols],
+        [source_id, *keys],
     )
     ingested = _count(cur, "SELECT count(*) FROM prompts") - before
     if previous:  # a new version of this source: its prompts stand for the new row counts

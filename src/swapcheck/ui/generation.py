@@ -3,14 +3,16 @@ progress and a stop button."""
 
 from __future__ import annotations
 
+import json
+
 import streamlit as st
 
 from swapcheck.errors import SwapcheckError
 from swapcheck.generate import GenerationSettings
-from swapcheck.pipeline import estimate_study_cost, generate_study
+from swapcheck.pipeline import estimate_study_cost, generate_study, generate_study_batch
 from swapcheck.runs import background_running, start_in_background
 from swapcheck.store import Store
-from swapcheck.store.responses import failures, response_status
+from swapcheck.store.responses import failures, request_bodies, response_status
 from swapcheck.store.runs import RunRow, list_runs, request_stop, runs_frame
 from swapcheck.store.studies import Study, study_prompt_ids
 from swapcheck.ui.render import user_errors
@@ -55,6 +57,10 @@ def start_form(store: Store, study: Study) -> None:
         budget = c2.number_input(
             "Budget in $ for this run (0 = no cap)", min_value=0.0, value=0.0, step=1.0
         )
+        use_batch = st.checkbox(
+            "Use the provider's Batch API (OpenAI, Anthropic: half price, answers within "
+            "24 h; the app polls every 30 s and collects what is ready on the next run)",
+        )
         started = st.form_submit_button(
             "Generate missing answers", type="primary", disabled=running
         )
@@ -65,6 +71,8 @@ def start_form(store: Store, study: Study) -> None:
     settings = GenerationSettings(concurrency=concurrency, budget=budget or None)
 
     def target() -> object:
+        if use_batch:
+            return generate_study_batch(store, study, origin="app")
         return generate_study(store, study, settings=settings, origin="app")
 
     def remember(exc: BaseException) -> None:
@@ -116,6 +124,26 @@ def live_runs(store: Store, study: Study) -> None:
     if history:
         st.markdown("**Recent runs**")
         st.dataframe(runs_frame(history), hide_index=True)
+
+
+def sent_requests(store: Store, study: Study) -> None:
+    """The exact request bodies sent per variant, for audit (keys are never part of them)."""
+    prompt_ids = study_prompt_ids(store, study)
+    with st.expander("Requests as sent (audit)"):
+        st.caption(
+            "The body each provider received, as stored with the answer: system prompt "
+            "placement, parameters and messages after redaction and the variant's system "
+            "prompt. Headers (and so API keys) are never stored."
+        )
+        name = st.selectbox("Variant", list(study.variants), key="audit-variant")
+        bodies = request_bodies(store, name, prompt_ids, limit=20)
+        if bodies.empty:
+            st.info("No stored request for this variant yet (logged answers have none).")
+            return
+        choice = st.selectbox("Prompt", list(bodies["prompt_id"]), key="audit-prompt")
+        row = bodies[bodies["prompt_id"] == choice].iloc[0]
+        st.caption(f"run {row['run_id'] or '—'} · {row['created_at']}")
+        st.json(json.loads(row["request_body"]), expanded=True)
 
 
 def failed_answers(store: Store, study: Study) -> None:
