@@ -223,7 +223,11 @@ def rate_limit_info(headers: Mapping[str, str], now: float | None = None) -> Rat
     tighter (smaller fraction remaining) of its ``input-tokens-*`` and ``output-tokens-*`` ones.
     ``None`` when the reply carried no rate-limit header at all.
     """
-    headers = httpx.Headers(headers)
+    # One pass into a small dict: each httpx.Headers lookup re-scans every header.
+    items = headers.multi_items() if isinstance(headers, httpx.Headers) else headers.items()
+    headers = {k.lower(): v for k, v in items if "ratelimit" in k.lower()}
+    if not headers:
+        return None
     requests = _allowance(headers, _openai_names("requests"), now)
     tokens = _allowance(headers, _openai_names("tokens"), now)
     if not requests.known:
