@@ -100,6 +100,8 @@ def test_generate_page_runs_in_the_background_with_estimates_and_history(demo_db
     submit = next(b for b in at.button if b.label == "Generate missing answers")
     submit.click().run()
     assert_no_exception(at)
+    at.switch_page("app_pages/home.py").run()  # navigating away does not stop the run
+    assert_no_exception(at)
 
     def finished() -> bool:
         with Store(demo_db, linger=0) as s:
@@ -107,7 +109,7 @@ def test_generate_page_runs_in_the_background_with_estimates_and_history(demo_db
             return len(runs) == 2 and not any(r.active for r in runs)
 
     wait_for(finished, "both background runs", timeout=120)
-    at.run()
+    at.switch_page("app_pages/generate.py").run()
     assert_no_exception(at)
     history = at.dataframe[-1].value
     assert sorted(history["variant"]) == ["sim-baseline", "sim-candidate"]
