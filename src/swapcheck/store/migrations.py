@@ -282,3 +282,42 @@ def _generation_engine(cur: duckdb.DuckDBPyConnection) -> None:
         );
         """
     )
+
+
+@migration("0006_review_workflow")
+def _review_workflow(cur: duckdb.DuckDBPyConnection) -> None:
+    # studies: the review settings (rubric criteria, reason tags, what to do with answers that
+    # name their own model, the per-slice minimum the queue fills first).
+    # judgments: per-criterion choices (unblinded), reason tags, and ``undone_at`` for a
+    # reviewer's undo (rows are never deleted; statistics read only rows without it).
+    # skips: a reviewer's skipped pairs with the reason (never offered to them again).
+    # gold_items: pairs an admin marked with the expected (unblinded) verdict.
+    cur.execute(
+        """
+        ALTER TABLE studies ADD COLUMN rubric JSON;
+        ALTER TABLE studies ADD COLUMN reason_tags JSON;
+        ALTER TABLE studies ADD COLUMN identity_policy VARCHAR DEFAULT 'mask';
+        ALTER TABLE studies ADD COLUMN slice_minimum INTEGER DEFAULT 30;
+        ALTER TABLE judgments ADD COLUMN criteria JSON;
+        ALTER TABLE judgments ADD COLUMN reason_tags JSON;
+        ALTER TABLE judgments ADD COLUMN undone_at TIMESTAMP;
+        CREATE TABLE skips (
+            study_id    VARCHAR NOT NULL,
+            pair_id     VARCHAR NOT NULL,
+            reviewer    VARCHAR NOT NULL,
+            reason      VARCHAR NOT NULL,
+            created_at  TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            PRIMARY KEY (study_id, pair_id, reviewer)
+        );
+        CREATE TABLE gold_items (
+            study_id    VARCHAR NOT NULL,
+            pair_id     VARCHAR NOT NULL,
+            expected    VARCHAR NOT NULL
+                        CHECK (expected IN ('baseline', 'candidate', 'tie', 'both_bad')),
+            note        VARCHAR,
+            marked_by   VARCHAR NOT NULL,
+            created_at  TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            PRIMARY KEY (study_id, pair_id)
+        );
+        """
+    )
