@@ -24,6 +24,7 @@ from swapcheck.variants_toml import (
     import_variants,
 )
 
+_DEFAULT_PROVIDER = "openai"
 NEW = "(new variant)"
 KEEP, REPLACE, TEMPLATE = "Keep the logged one", "Replace it", "Wrap it (template with {system})"
 PROMPT_MODES = (KEEP, REPLACE, TEMPLATE)
@@ -269,16 +270,24 @@ def _form(choice: str, v: VariantConfig | None) -> dict[str, Any] | None:
             help="Letters, digits, '.', '_' and '-'. A new name saves a copy.",
         )  # fmt: skip
         values["provider"] = c2.selectbox(
-            "Provider", providers, index=providers.index(v.provider) if v else 0, key=k + "provider"
+            "Provider",
+            providers,
+            index=providers.index(v.provider if v else _DEFAULT_PROVIDER)
+            if (v or _DEFAULT_PROVIDER in providers)
+            else 0,
+            key=k + "provider",
+            help="Empty base URL and key variable mean the provider's defaults "
+            "(openai: OPENAI_API_KEY, anthropic: ANTHROPIC_API_KEY, gemini: GEMINI_API_KEY, "
+            "azure_openai: AZURE_OPENAI_API_KEY).",
         )
         values["model"] = c1.text_input("Model", v.model if v else "", key=k + "model")
         values["base_url"] = c2.text_input(
             "Base URL (optional)", (v.base_url or "") if v else "", key=k + "base_url",
-            placeholder="https://api.openai.com/v1",
+            placeholder="provider default (set it for vLLM, Ollama, Azure, …)",
         )  # fmt: skip
         values["api_key_env"] = c1.text_input(
             "Key variable name", (v.api_key_env or "") if v else "", key=k + "api_key_env",
-            placeholder="OPENAI_API_KEY",
+            placeholder="provider default, e.g. OPENAI_API_KEY",
             help="The NAME of the environment variable (or secrets.toml entry), never the key.",
         )  # fmt: skip
         values["temperature"] = c2.number_input(
