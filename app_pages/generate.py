@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from swapcheck.ui.auth import require_admin
 from swapcheck.ui.context import choose_study, get_store
 from swapcheck.ui.generation import (
     answer_status,
@@ -10,6 +11,8 @@ from swapcheck.ui.generation import (
     sent_requests,
     start_form,
 )
+
+require_admin()
 
 st.title("Generate answers")
 st.caption(

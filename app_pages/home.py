@@ -6,8 +6,11 @@ from swapcheck.demo_data import DEMO_PLANTED
 from swapcheck.store.judgments import review_progress
 from swapcheck.store.sources import list_sources
 from swapcheck.store.studies import list_studies
+from swapcheck.ui.auth import require_admin
 from swapcheck.ui.context import get_store
 from swapcheck.ui.render import user_errors
+
+require_admin()
 
 st.title("swapcheck")
 st.markdown(

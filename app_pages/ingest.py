@@ -3,9 +3,12 @@
 import streamlit as st
 
 from swapcheck.store.sources import list_sources
+from swapcheck.ui.auth import require_admin
 from swapcheck.ui.context import get_store
 from swapcheck.ui.ingest_form import choose_file, mapping_form, quarantine_view
 from swapcheck.ui.render import user_errors
+
+require_admin()
 
 st.title("Ingest a prompt log")
 st.caption(

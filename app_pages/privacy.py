@@ -3,6 +3,7 @@
 import streamlit as st
 
 from swapcheck.redaction_config import load_redaction_config
+from swapcheck.ui.auth import require_admin
 from swapcheck.ui.context import get_store
 from swapcheck.ui.privacy import (
     render_custom_patterns,
@@ -12,6 +13,8 @@ from swapcheck.ui.privacy import (
     show_flash,
 )
 from swapcheck.ui.render import user_errors
+
+require_admin()
 
 st.title("Privacy")
 st.caption(

@@ -7,7 +7,10 @@ from swapcheck.stats import position_bias, slice_tables, without_slices
 from swapcheck.stats_decisions import decision_table, overall_verdict
 from swapcheck.store.evaluations import evaluation_summary
 from swapcheck.store.judgments import judgments_frame
+from swapcheck.ui.auth import require_admin
 from swapcheck.ui.context import choose_study, get_store
+
+require_admin()
 
 st.title("Results")
 store = get_store()

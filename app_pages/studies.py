@@ -6,6 +6,7 @@ from swapcheck.store.judgments import review_progress
 from swapcheck.store.sources import list_sources, slice_columns_of
 from swapcheck.store.studies import create_study, list_studies
 from swapcheck.store.variants import list_variants
+from swapcheck.ui.auth import require_admin
 from swapcheck.ui.context import get_store
 from swapcheck.ui.prompt_choice import (
     allocation_preview,
@@ -14,6 +15,8 @@ from swapcheck.ui.prompt_choice import (
     show_allocation,
 )
 from swapcheck.ui.render import user_errors
+
+require_admin()
 
 st.title("Studies")
 st.caption(

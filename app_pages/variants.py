@@ -2,8 +2,11 @@
 
 import streamlit as st
 
+from swapcheck.ui.auth import require_admin
 from swapcheck.ui.context import get_store
 from swapcheck.ui.variant_form import variants_page
+
+require_admin()
 
 st.title("Variants")
 variants_page(get_store())

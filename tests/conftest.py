@@ -20,6 +20,9 @@ _ISOLATED_ENV = (
     "http_proxy",
     "https_proxy",
     "all_proxy",
+    "SWAPCHECK_ACCESS_CODE",
+    "SWAPCHECK_ADMIN_CODE",
+    "SWAPCHECK_ADMINS",
 )
 
 

@@ -67,10 +67,11 @@ def test_scores_are_stored_once_and_summarised_per_study(tmp_store: Store, tmp_p
     assert run_evaluators(tmp_store, "cand", ids) == 0  # nothing new: idempotent
     with tmp_store.cursor() as cur:
         cur.execute("DELETE FROM evaluations WHERE variant = 'cand'")
-    assert run_evaluators(tmp_store, "cand", ids) == 9  # refusal applies to all 9, JSON to none
+    # refusal and identity_leak apply to all 9 answers, JSON validity to none
+    assert run_evaluators(tmp_store, "cand", ids) == 18
     summary = evaluation_summary(tmp_store, study)
     refusal = summary[summary.evaluator == "refusal"].iloc[0]
     assert refusal.n == 9 and refusal.slice == "overall"
     by_feature = evaluation_summary(tmp_store, study, "feature")
     assert set(by_feature.value) == {"chat", "json", "summary"}
-    assert by_feature.n.sum() == 9
+    assert by_feature[by_feature.evaluator == "refusal"].n.sum() == 9

@@ -150,3 +150,189 @@ def test_study_names_may_not_leak_model_names(tmp_store: Store, tmp_path: Path) 
             sources=["small.jsonl"],
             slice_columns=["nope"],
         )
+
+
+def test_new_studies_get_default_review_settings_which_validate(
+    tmp_store: Store, tmp_path: Path
+) -> None:
+    from swapcheck.store.studies import DEFAULT_REASON_TAGS, get_study, set_review_settings
+
+    study = simulated_study(tmp_store, tmp_path)
+    assert study.rubric == ("correctness", "format", "tone", "safety")
+    assert study.reason_tags == DEFAULT_REASON_TAGS and "refused" in study.reason_tags
+    assert (study.identity_policy, study.slice_minimum) == ("mask", 30)
+    assert get_study(tmp_store, study.study_id) == study
+    updated = set_review_settings(
+        tmp_store,
+        study,
+        rubric=[" correctness ", "brevity", "brevity"],
+        reason_tags=("shorter",),
+        identity_policy="exclude",
+        slice_minimum=5,
+    )
+    assert updated.rubric == ("correctness", "brevity") and updated.reason_tags == ("shorter",)
+    assert get_study(tmp_store, study.name) == updated
+    for bad in (
+        {"identity_policy": "hide"},
+        {"slice_minimum": -1},
+        {"slice_minimum": 2.5},
+        {"rubric": ["x" * 41]},
+        {"reason_tags": [""]},
+    ):
+        args = {
+            "rubric": (),
+            "reason_tags": (),
+            "identity_policy": "mask",
+            "slice_minimum": 0,
+            **bad,
+        }
+        with pytest.raises(StudyError) as err:
+            set_review_settings(tmp_store, study, **args)  # type: ignore[arg-type]
+        assert err.value.fix
+    assert get_study(tmp_store, study.name) == updated  # nothing half-saved
+
+
+def test_criteria_and_reason_tags_are_checked_and_stored_unblinded(
+    tmp_store: Store, tmp_path: Path
+) -> None:
+    study = simulated_study(tmp_store, tmp_path, n=3)
+    item = next_item(tmp_store, study, "ana")
+    assert item is not None and item.rubric == study.rubric
+    assert item.reason_tags == study.reason_tags
+    with pytest.raises(ReviewError, match="Unknown criterion"):
+        submit_judgment(
+            tmp_store,
+            study,
+            reviewer="ana",
+            pair_id=item.pair_id,
+            pick="left",
+            criteria={"speed": "left"},
+        )
+    with pytest.raises(ReviewError, match="Unknown choice"):
+        submit_judgment(
+            tmp_store,
+            study,
+            reviewer="ana",
+            pair_id=item.pair_id,
+            pick="left",
+            criteria={"tone": "baseline"},
+        )
+    with pytest.raises(ReviewError, match="reason tag"):
+        submit_judgment(
+            tmp_store,
+            study,
+            reviewer="ana",
+            pair_id=item.pair_id,
+            pick="left",
+            reason_tags=("made up",),
+        )
+    submit_judgment(
+        tmp_store,
+        study,
+        reviewer="ana",
+        pair_id=item.pair_id,
+        pick="right",
+        criteria={"correctness": "left", "tone": "same"},
+        reason_tags=("safer", "more accurate"),
+    )
+    row = judgments_frame(tmp_store, study).iloc[0]
+    left = left_role_for(study, item.pair_id, "ana")
+    right = "candidate" if left == "baseline" else "baseline"
+    assert row.choice == right
+    assert row.criteria == {"correctness": left, "tone": "same"}
+    assert row.reason_tags == ["safer", "more accurate"]
+
+
+def test_undo_touches_only_the_reviewers_own_latest_live_judgment(
+    tmp_store: Store, tmp_path: Path
+) -> None:
+    from swapcheck.pipeline import study_results
+    from swapcheck.review import undo_last_judgment
+
+    study = simulated_study(tmp_store, tmp_path, n=4, overlap=2)
+    assert undo_last_judgment(tmp_store, study, "ana") is None
+    judged: list[str] = []
+    for _ in range(3):
+        item = next_item(tmp_store, study, "ana")
+        submit_judgment(tmp_store, study, reviewer="ana", pair_id=item.pair_id, pick="left")
+        judged.append(item.pair_id)
+    bo_item = next_item(tmp_store, study, "bo")
+    submit_judgment(tmp_store, study, reviewer="bo", pair_id=bo_item.pair_id, pick="tie")
+    assert undo_last_judgment(tmp_store, study, "ana") == judged[2]
+    assert undo_last_judgment(tmp_store, study, "ana") == judged[1]
+    frame = judgments_frame(tmp_store, study)
+    assert sorted(zip(frame.reviewer, frame.pair_id, strict=True)) == sorted(
+        [("ana", judged[0]), ("bo", bo_item.pair_id)]
+    )
+    assert study_results(tmp_store, study)["n_judgments"] == 2
+    assert review_progress(tmp_store, study, "ana")["mine"] == 1
+    with tmp_store.cursor() as cur:  # undo marks, never deletes
+        assert cur.execute("SELECT count(*) FROM judgments").fetchall()[0][0] == 4
+    # the newest undone pair comes back first, then the older one; re-judging is allowed
+    for expected in (judged[1], judged[2]):
+        item = next_item(tmp_store, study, "ana")
+        assert item is not None and item.pair_id == expected
+        assert submit_judgment(tmp_store, study, reviewer="ana", pair_id=expected, pick="tie")
+    assert len(judgments_frame(tmp_store, study)) == 4
+
+
+def test_skip_reasons_and_progress_without_win_rates(tmp_store: Store, tmp_path: Path) -> None:
+    from swapcheck.review import (
+        SKIP_REASONS,
+        reviewer_progress,
+        skip_item,
+        study_progress,
+    )
+
+    study = simulated_study(tmp_store, tmp_path, n=6, overlap=2)
+    assert study_progress(tmp_store, study) == {
+        "pairs": 6,
+        "judgments_given": 0,
+        "judgments_target": 12,
+        "reviewers": 0,
+        "slices_below_minimum": 3,  # feature: chat, json, summary, each below 30
+    }
+    first = next_item(tmp_store, study, "ana")
+    with pytest.raises(ReviewError, match="200"):
+        skip_item(tmp_store, study, "ana", first.pair_id, "x" * 201)
+    with pytest.raises(ReviewError, match="reason"):
+        skip_item(tmp_store, study, "ana", first.pair_id, "  ")
+    skip_item(tmp_store, study, "ana", first.pair_id, "mail me at ana@example.com")
+    with tmp_store.cursor() as cur:
+        assert cur.execute("SELECT reason FROM skips").fetchall() == [("mail me at [EMAIL]",)]
+    second = next_item(tmp_store, study, "ana")
+    skip_item(tmp_store, study, "ana", second.pair_id, SKIP_REASONS[0])
+    third = next_item(tmp_store, study, "ana")
+    submit_judgment(tmp_store, study, reviewer="ana", pair_id=third.pair_id, pick="left")
+    assert reviewer_progress(tmp_store, study, "ana") == {
+        "mine": 1,
+        "skipped": 2,
+        "available_to_me": 3,
+    }
+    bo = next_item(tmp_store, study, "bo")  # held by bo: still available to bo
+    assert reviewer_progress(tmp_store, study, "bo")["available_to_me"] == 6 - 0
+    submit_judgment(tmp_store, study, reviewer="bo", pair_id=bo.pair_id, pick="tie")
+    progress = study_progress(tmp_store, study)
+    assert progress["judgments_given"] == 2 and progress["reviewers"] == 2
+    assert not any("win" in key for key in progress)
+
+
+def test_gold_items_mark_unmark_and_validate(tmp_store: Store, tmp_path: Path) -> None:
+    from swapcheck.store.gold import gold_frame, mark_gold, unmark_gold
+
+    study = simulated_study(tmp_store, tmp_path, n=3)
+    pairs = ready_pair_ids(tmp_store, study)
+    mark_gold(tmp_store, study, pairs[0], "candidate", note=" obvious ", marked_by="admin")
+    mark_gold(tmp_store, study, pairs[1], "tie", marked_by="admin")
+    mark_gold(tmp_store, study, pairs[1], "both_bad", marked_by="lead")  # re-mark replaces
+    frame = gold_frame(tmp_store, study).set_index("pair_id")
+    assert list(frame.columns) == ["expected", "note", "marked_by", "created_at"]
+    assert frame.loc[pairs[0], "expected"] == "candidate"
+    assert frame.loc[pairs[0], "note"] == "obvious"
+    assert tuple(frame.loc[pairs[1], ["expected", "marked_by"]]) == ("both_bad", "lead")
+    unmark_gold(tmp_store, study, pairs[0])
+    assert list(gold_frame(tmp_store, study).pair_id) == [pairs[1]]
+    with pytest.raises(ReviewError, match="expected verdict"):
+        mark_gold(tmp_store, study, pairs[2], "left", marked_by="admin")
+    with pytest.raises(NotFoundError):
+        mark_gold(tmp_store, study, "pr_forged", "tie", marked_by="admin")

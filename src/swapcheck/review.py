@@ -12,10 +12,13 @@ from swapcheck.redaction_config import redactor_for
 from swapcheck.store import Store
 from swapcheck.store.judgments import (
     append_judgment,
-    has_judged,
     next_pair_id,
     pair_content,
+    record_skip,
     release_pair,
+    reviewer_counts,
+    study_counts,
+    undo_last,
 )
 from swapcheck.store.studies import Study
 
@@ -61,21 +64,52 @@ def unblind(pick: str, left_role: str) -> str:
 
 @dataclass(frozen=True)
 class ReviewItem:
-    """What a reviewer's page may show: the conversation and two anonymous answers."""
+    """What a reviewer's page may show: the conversation and two anonymous answers.
+
+    Nothing in it names a variant, model or provider, and a gold item looks like any other.
+    """
 
     pair_id: str
+    system: str | None
     messages: list[dict[str, str]]
     left_text: str
     right_text: str
+    rubric: tuple[str, ...] = ()
+    reason_tags: tuple[str, ...] = ()
+
+
+MAX_LEAK_REJECTS = 50
+"""Under 'exclude', leaking pairs not yet flagged by the evaluator that one call passes over."""
 
 
 def next_item(
     store: Store, study: Study, reviewer: str, skip: tuple[str, ...] = ()
 ) -> ReviewItem | None:
-    pair_id = next_pair_id(store, study, reviewer, exclude=skip)
-    if pair_id is None:
-        return None
-    return item_for(store, study, pair_id, reviewer)
+    """Reserve the reviewer's next pair and return its blinded view (None: nothing left).
+
+    ``skip`` (pair ids not to serve now) is kept for callers that track skips themselves; a
+    recorded skip (:func:`skip_item`) already keeps a pair away for good.
+    """
+    exclude = tuple(skip)
+    for _ in range(MAX_LEAK_REJECTS):
+        pair_id = next_pair_id(store, study, reviewer, exclude=exclude)
+        if pair_id is None:
+            return None
+        if study.identity_policy == "exclude" and _pair_leaks_identity(store, study, pair_id):
+            release_pair(store, study, pair_id, reviewer)  # not flagged yet: drop it now
+            exclude = (*exclude, pair_id)
+            continue
+        return item_for(store, study, pair_id, reviewer)
+    return None
+
+
+def _pair_leaks_identity(store: Store, study: Study, pair_id: str) -> bool:
+    from swapcheck.identity_leaks import find_identity_leaks
+
+    content = pair_content(store, study, pair_id)
+    return any(
+        find_identity_leaks(text or "") for text in (content.baseline_text, content.candidate_text)
+    )
 
 
 def reviewer_redactor(store: Store) -> Redactor:
@@ -110,14 +144,24 @@ def item_for(store: Store, study: Study, pair_id: str, reviewer: str) -> ReviewI
     shown = [
         {"role": str(m.get("role", "user")), "content": m.get("content")} for m in content.messages
     ]
+    turns = [
+        {"role": m["role"], "content": _as_text(m["content"])}
+        for m in redactor.redact_messages(shown)
+    ]
+    system = [t["content"] for t in turns if t["role"] == "system"]
+    left_text, right_text = redactor.redact(left or ""), redactor.redact(right or "")
+    if study.identity_policy == "mask":
+        from swapcheck.identity_leaks import mask_identity_leaks
+
+        left_text, right_text = mask_identity_leaks(left_text), mask_identity_leaks(right_text)
     return ReviewItem(
         pair_id=pair_id,
-        messages=[
-            {"role": m["role"], "content": _as_text(m["content"])}
-            for m in redactor.redact_messages(shown)
-        ],
-        left_text=redactor.redact(left or ""),
-        right_text=redactor.redact(right or ""),
+        system="\n\n".join(system) if system else None,
+        messages=[t for t in turns if t["role"] != "system"],
+        left_text=left_text,
+        right_text=right_text,
+        rubric=study.rubric,
+        reason_tags=study.reason_tags,
     )
 
 
@@ -131,9 +175,88 @@ def _as_text(content: object) -> str:
     return str(content)
 
 
-def skip_item(store: Store, study: Study, reviewer: str, pair_id: str) -> None:
-    """Hand a pair back to the queue (this reviewer will not be offered it again this session)."""
-    release_pair(store, study, pair_id, reviewer)
+SKIP_REASONS: tuple[str, ...] = (
+    "can't judge this topic",
+    "content problem",
+    "answers identical",
+    "other",
+)
+MAX_SKIP_REASON = 200
+CRITERION_PICKS: dict[str, str] = {"left": "left", "right": "right", "same": "same"}
+
+
+def skip_item(
+    store: Store, study: Study, reviewer: str, pair_id: str, reason: str = "other"
+) -> None:
+    """Record that this reviewer skips the pair (never offered to them again) and release it.
+
+    ``reason`` is one of ``SKIP_REASONS`` or free text of at most 200 characters (stored
+    redacted, like comments).
+    """
+    reviewer = normalise_reviewer(reviewer)
+    cleaned = " ".join((reason or "").split())
+    if not cleaned:
+        raise ReviewError("A skip needs a reason.", f"Pick one of: {'; '.join(SKIP_REASONS)}.")
+    if len(cleaned) > MAX_SKIP_REASON:
+        raise ReviewError(
+            f"The skip reason is {len(cleaned)} characters long.",
+            f"Shorten it to at most {MAX_SKIP_REASON} characters.",
+        )
+    if cleaned not in SKIP_REASONS:
+        cleaned = reviewer_redactor(store).redact(cleaned)
+    pair_content(store, study, pair_id)  # raises NotFoundError for a foreign or unready pair
+    record_skip(store, study, pair_id, reviewer, cleaned)
+
+
+def undo_last_judgment(store: Store, study: Study, reviewer: str) -> str | None:
+    """Undo the reviewer's own latest live judgment in this study; returns its pair id.
+
+    The judgment stays stored, marked undone (statistics ignore it); the pair is held for the
+    reviewer again and is the next one they get. None when there is nothing to undo.
+    """
+    return undo_last(store, study, normalise_reviewer(reviewer))
+
+
+def reviewer_progress(store: Store, study: Study, reviewer: str) -> dict[str, int]:
+    """``mine``, ``skipped``, ``available_to_me`` for one reviewer (no win rates)."""
+    return reviewer_counts(store, study, normalise_reviewer(reviewer))
+
+
+def study_progress(store: Store, study: Study) -> dict[str, int]:
+    """``pairs``, ``judgments_given``, ``judgments_target``, ``reviewers``,
+    ``slices_below_minimum`` (no win rates)."""
+    return study_counts(store, study)
+
+
+def _unblind_criteria(
+    study: Study, criteria: dict[str, str] | None, left_role: str
+) -> dict[str, str] | None:
+    """Per-criterion screen picks (left/right/same) as baseline/candidate/same."""
+    if not criteria:
+        return None
+    unknown = [name for name in criteria if name not in study.rubric]
+    if unknown:
+        raise ReviewError(
+            f"Unknown criterion {unknown[0]!r}.",
+            f"Use the study's criteria: {', '.join(study.rubric) or 'none'}.",
+        )
+    out: dict[str, str] = {}
+    for name, pick in criteria.items():
+        if pick not in CRITERION_PICKS:
+            raise ReviewError(f"Unknown choice {pick!r} for {name!r}.", "Use left, right or same.")
+        out[name] = "same" if pick == "same" else unblind(pick, left_role)
+    return out
+
+
+def _check_reason_tags(study: Study, reason_tags: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    tags = tuple(dict.fromkeys(reason_tags))
+    unknown = [t for t in tags if t not in study.reason_tags]
+    if unknown:
+        raise ReviewError(
+            f"Unknown reason tag {unknown[0]!r}.",
+            f"Use the study's tags: {', '.join(study.reason_tags) or 'none'}.",
+        )
+    return tags
 
 
 def submit_judgment(
@@ -143,10 +266,15 @@ def submit_judgment(
     reviewer: str,
     pair_id: str,
     pick: str,
+    criteria: dict[str, str] | None = None,
+    reason_tags: tuple[str, ...] | list[str] = (),
     comment: str | None = None,
     time_on_item_ms: int | None = None,
 ) -> str | None:
-    """Record one verdict; returns the judgment id, or None if this reviewer already judged it."""
+    """Record one verdict; returns the judgment id, or None if this reviewer already judged it.
+
+    ``pick`` and ``criteria`` are what the reviewer saw (left/right); both are stored unblinded.
+    """
     reviewer = normalise_reviewer(reviewer)
     comment = (comment or "").strip() or None
     if comment and len(comment) > MAX_COMMENT:
@@ -154,19 +282,31 @@ def submit_judgment(
             f"The comment is {len(comment)} characters long.",
             f"Shorten it to at most {MAX_COMMENT} characters.",
         )
+    if time_on_item_ms is not None and (
+        isinstance(time_on_item_ms, bool)
+        or not isinstance(time_on_item_ms, int)
+        or time_on_item_ms < 0
+    ):
+        raise ReviewError(
+            f"Time on item {time_on_item_ms!r} is not a non-negative whole number of ms.",
+            "Pass the milliseconds the pair was on screen, or None.",
+        )
+    left_role = left_role_for(study, pair_id, reviewer)
+    choice = unblind(pick, left_role)
+    unblinded_criteria = _unblind_criteria(study, criteria, left_role)
+    tags = _check_reason_tags(study, reason_tags)
     if comment:  # reviewers saw placeholders; a value they typed in stays out of the results
         comment = reviewer_redactor(store).redact(comment)
     pair_content(store, study, pair_id)  # raises NotFoundError for a foreign or unready pair
-    if has_judged(store, study, pair_id, reviewer):
-        return None
-    left_role = left_role_for(study, pair_id, reviewer)
     return append_judgment(
         store,
         study,
         pair_id=pair_id,
         reviewer=reviewer,
         left_role=left_role,
-        choice=unblind(pick, left_role),
+        choice=choice,
         comment=comment,
         time_on_item_ms=time_on_item_ms,
+        criteria=unblinded_criteria,
+        reason_tags=tags,
     )

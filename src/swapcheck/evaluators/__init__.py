@@ -30,7 +30,7 @@ class Evaluator:
 
 
 REGISTRY: dict[str, Evaluator] = {}
-_BUILTIN_MODULES = ("refusal", "json_format")
+_BUILTIN_MODULES = ("refusal", "json_format", "identity_leak")
 
 
 def evaluator(name: str, *, version: int = 1, description: str = "") -> Callable[[EvalFn], EvalFn]:

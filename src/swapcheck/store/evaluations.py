@@ -93,3 +93,24 @@ def evaluation_summary(store: Store, study: Study, by: str | None = None) -> pd.
         ).df()
     frame.insert(0, "slice", by or "overall")
     return frame
+
+
+def flagged_answers(store: Store, study: Study, evaluator: str) -> pd.DataFrame:
+    """The study's answers that ``evaluator`` scored above 0: ``pair_id, prompt_id, role,
+    variant, leaks, label``, in the study's pair order (baseline before candidate)."""
+    with store.cursor() as cur:
+        return cur.execute(
+            "SELECT p.pair_id, p.prompt_id, "
+            "CASE WHEN e.variant = $baseline THEN 'baseline' ELSE 'candidate' END AS role, "
+            "e.variant, e.value::BIGINT AS leaks, e.label "
+            "FROM pairs p JOIN evaluations e ON e.prompt_id = p.prompt_id "
+            "AND e.variant IN ($baseline, $candidate) AND e.evaluator = $evaluator "
+            "WHERE p.study_id = $study_id AND e.value > 0 "
+            "ORDER BY p.position, role",
+            {
+                "study_id": study.study_id,
+                "baseline": study.baseline_variant,
+                "candidate": study.candidate_variant,
+                "evaluator": evaluator,
+            },
+        ).df()

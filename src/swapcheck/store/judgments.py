@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
+import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from swapcheck.errors import NotFoundError
+from swapcheck.errors import NotFoundError, ReviewError
+from swapcheck.models import canonical_json
 from swapcheck.store.connection import Store, first_row
 from swapcheck.store.jsonpath import metadata_path
 from swapcheck.store.studies import Study
@@ -43,100 +50,452 @@ def _study_params(study: Study) -> dict[str, str]:
 
 
 RESERVATION_TTL_MINUTES = 15
+_CLAIM_ATTEMPTS = 200
+"""Rounds of (query candidates, try to reserve); each lost round means another reviewer won."""
+_TRANSIENT = (duckdb.TransactionException, duckdb.ConstraintException)
+LIVE = "undone_at IS NULL"
+"""Judgments that count: an undone judgment stays stored but is read by nothing else."""
+
+
+def _slice_sql(study: Study) -> tuple[str, str]:
+    """(join, expression) giving each pair its queue slice: stratum, first slice column, or ''."""
+    if study.slice_columns:
+        return (
+            "JOIN prompts q ON q.prompt_id = p.prompt_id",
+            "coalesce(p.stratum, json_extract_string(q.metadata, $slice_path), '')",
+        )
+    return "", "coalesce(p.stratum, '')"
+
+
+def _queue_params(study: Study, reviewer: str, exclude: tuple[str, ...] = ()) -> dict[str, object]:
+    return {
+        "study_id": study.study_id,
+        "reviewer": reviewer,
+        "overlap": study.overlap,
+        "exclude": list(exclude),
+    }
+
+
+@dataclass
+class _QueueState:
+    """Per-process hints for one study's queue; every one is re-checked against the database.
+
+    ``ready``: ready pairs (pair_id, position, slice) by position, valid while ``signature``
+    (answers, and identity-leak flags under 'exclude') is unchanged. ``satisfied``: slices seen
+    at or above the slice minimum (only an undo lowers a count; undo clears it). ``order`` /
+    ``order_below``: the search order for the current below-minimum slices. ``full_prefix``:
+    how many leading pairs of ``order`` had all their slots judged at ``full_checked``; skipped
+    for up to ``FULL_PREFIX_TTL_S`` (judged slots never expire; an undo or release in this
+    process resets it, one in another process is noticed within that time).
+    """
+
+    signature: tuple
+    ready: pa.Table
+    satisfied: set[str] = field(default_factory=set)
+    order_below: frozenset[str] | None = None
+    order: pa.Array | None = None
+    full_prefix: int = 0
+    full_checked: float = 0.0
+    slotless: bool | None = None
+
+
+FULL_PREFIX_TTL_S = 30.0
+_FIRST_WINDOW = 512
+_queue_states: dict[tuple[str, str, str, int], _QueueState] = {}
+_ready_lock = threading.Lock()
+_READY_CACHE_SIZE = 16
+
+
+def _state_key(store: Store, study: Study) -> tuple[str, str, str, int]:
+    return (str(store.path), study.study_id, study.identity_policy, study.slice_minimum)
+
+
+def forget_queue_hints(store: Store, study: Study) -> None:
+    """Drop the slice and full-prefix hints (after an undo or a release lowered a count)."""
+    with _ready_lock:
+        for key, state in _queue_states.items():
+            if key[:2] == _state_key(store, study)[:2]:
+                state.satisfied.clear()
+                state.order_below, state.order, state.full_prefix = None, None, 0
+
+
+def _queue_state(store: Store, cur: duckdb.DuckDBPyConnection, study: Study) -> _QueueState:
+    """Ready pairs of the study (pair_id, position, slice), cached per process.
+
+    Joining 100,000 pairs with both answers and reading each prompt's slice costs tens of ms,
+    and only changes when answers (or, under 'exclude', identity-leak flags) are added, so the
+    result is kept until a cheap signature of those tables changes.
+    """
+    exclude_leaks = study.identity_policy == "exclude"
+    variants = [study.baseline_variant, study.candidate_variant]
+    signature = first_row(
+        cur.execute(
+            "SELECT count(*), max(created_at) FROM responses WHERE list_contains($v, variant) "
+            "AND error IS NULL AND text IS NOT NULL",
+            {"v": variants},
+        )
+    )
+    if exclude_leaks:
+        signature = (
+            *signature,
+            *first_row(
+                cur.execute(
+                    "SELECT count(*), max(created_at) FROM evaluations "
+                    "WHERE evaluator = 'identity_leak' AND list_contains($v, variant)",
+                    {"v": variants},
+                )
+            ),
+        )
+    key = _state_key(store, study)
+    with _ready_lock:
+        cached = _queue_states.get(key)
+    if cached is not None and cached.signature == signature:
+        return cached
+    join, slice_expr = _slice_sql(study)
+    leak_filter = ""
+    if exclude_leaks:
+        leak_filter = (
+            "AND NOT EXISTS (SELECT 1 FROM evaluations e WHERE e.prompt_id = p.prompt_id "
+            "AND e.variant IN ($baseline, $candidate) AND e.evaluator = 'identity_leak' "
+            "AND e.value > 0)"
+        )
+    params: dict[str, object] = _study_params(study)
+    if study.slice_columns:
+        params["slice_path"] = metadata_path(study.slice_columns[0])
+    frame = cur.sql(
+        f"""
+        SELECT p.pair_id, p.position, {slice_expr} AS slice
+        FROM pairs p {join}
+        JOIN responses b ON b.prompt_id = p.prompt_id AND b.variant = $baseline
+             AND b.error IS NULL AND b.text IS NOT NULL
+        JOIN responses c ON c.prompt_id = p.prompt_id AND c.variant = $candidate
+             AND c.error IS NULL AND c.text IS NOT NULL
+        WHERE p.study_id = $study_id {leak_filter}
+        ORDER BY p.position
+        """,
+        params=params,
+    ).to_arrow_table()  # Arrow: DuckDB scans it without converting Python strings
+    state = _QueueState(signature=signature, ready=frame)
+    with _ready_lock:
+        if len(_queue_states) >= _READY_CACHE_SIZE:
+            _queue_states.pop(next(iter(_queue_states)))
+        _queue_states[key] = state
+    return state
+
+
+@contextlib.contextmanager
+def _queue_cursor(
+    store: Store, study: Study
+) -> Iterator[tuple[duckdb.DuckDBPyConnection, _QueueState]]:
+    """A cursor on which ``queue_ready`` names the study's ready pairs (see ``_queue_ctes``)."""
+    with store.cursor() as cur:
+        state = _queue_state(store, cur, study)
+        cur.register("queue_ready", state.ready)
+        try:
+            yield cur, state
+        finally:
+            with contextlib.suppress(duckdb.Error):
+                cur.unregister("queue_ready")
+
+
+def _queue_ctes() -> str:
+    """CTEs shared by the queue and the progress counts (on a ``_queue_cursor``).
+
+    ``open_pairs``: ready pairs this reviewer has not judged (live), skipped or reserved, whose
+    live judgments plus unexpired open reservations stay below the overlap, with their slot
+    numbers in use and their slice.
+    """
+    return f"""
+        ready AS (SELECT pair_id, position, slice FROM queue_ready),
+        live AS (
+            SELECT pair_id, reviewer FROM judgments WHERE study_id = $study_id AND {LIVE}
+        ),
+        judged AS (
+            SELECT pair_id, count(*) AS n, bool_or(reviewer = $reviewer) AS mine
+            FROM live GROUP BY pair_id
+        ),
+        held AS (
+            SELECT pair_id, list(slot) AS slots, bool_or(reviewer = $reviewer) AS mine,
+                   count(*) FILTER (WHERE NOT judged) AS n_open
+            FROM reservations
+            WHERE study_id = $study_id AND (judged OR expires_at > now())
+            GROUP BY pair_id
+        ),
+        skipped AS (
+            SELECT pair_id FROM skips WHERE study_id = $study_id AND reviewer = $reviewer
+        ),
+        open_pairs AS (
+            SELECT r.pair_id, r.position, r.slice, coalesce(h.slots, []) AS slots
+            FROM ready r LEFT JOIN judged j USING (pair_id) LEFT JOIN held h USING (pair_id)
+            WHERE NOT coalesce(j.mine, false) AND NOT coalesce(h.mine, false)
+              AND coalesce(j.n, 0) + coalesce(h.n_open, 0) < $overlap
+              AND r.pair_id NOT IN (SELECT pair_id FROM skipped)
+        )
+    """
 
 
 def _held_pair(cur: duckdb.DuckDBPyConnection, params: dict[str, object]) -> str | None:
+    """The newest pair this reviewer holds (a pair just undone is newest), if any."""
     row = first_row(
         cur.execute(
             "SELECT pair_id FROM reservations WHERE study_id = $study_id AND reviewer = $reviewer "
             "AND NOT judged AND expires_at > now() "
-            "AND NOT list_contains($exclude::VARCHAR[], pair_id) ORDER BY reserved_at LIMIT 1",
+            "AND NOT list_contains($exclude::VARCHAR[], pair_id) "
+            "ORDER BY reserved_at DESC, pair_id LIMIT 1",
             {k: params[k] for k in ("study_id", "reviewer", "exclude")},
         )
     )
     return row[0] if row else None
 
 
+def _below_minimum(
+    cur: duckdb.DuckDBPyConnection, study: Study, state: _QueueState
+) -> frozenset[str]:
+    """Slices with fewer than ``slice_minimum`` live judgments (counting only unsettled ones)."""
+    slices = set(state.ready.column("slice").unique().to_pylist())
+    unsettled = sorted(slices - state.satisfied)
+    if not unsettled or study.slice_minimum <= 0:
+        return frozenset()
+    counts = dict(
+        cur.execute(
+            f"SELECT r.slice, count(*) FROM judgments j JOIN queue_ready r USING (pair_id) "
+            f"WHERE j.study_id = $study_id AND j.{LIVE} AND list_contains($slices, r.slice) "
+            "GROUP BY r.slice",
+            {"study_id": study.study_id, "slices": unsettled},
+        ).fetchall()
+    )
+    reached = {s for s in unsettled if counts.get(s, 0) >= study.slice_minimum}
+    with _ready_lock:
+        state.satisfied |= reached
+    return frozenset(set(unsettled) - reached)
+
+
+def _search_order(state: _QueueState, below: frozenset[str]) -> pa.Array:
+    """Row indices of ``state.ready``: below-minimum slices first, then the rest, by position."""
+    with _ready_lock:
+        if state.order is not None and state.order_below == below:
+            return state.order
+    slices = state.ready.column("slice")
+    first = pc.is_in(slices, value_set=pa.array(sorted(below), pa.string()))
+    indices = pa.array(range(state.ready.num_rows), pa.int64())
+    first = first.combine_chunks() if isinstance(first, pa.ChunkedArray) else first
+    order = pa.concat_arrays([pc.filter(indices, first), pc.filter(indices, pc.invert(first))])
+    with _ready_lock:
+        state.order_below, state.order, state.full_prefix = below, order, 0
+    return order
+
+
+def _window_sql(with_judgments: bool) -> str:
+    """Per pair of ``queue_window``: slots in use, full for everyone, ruled out for the reviewer.
+
+    Every judgment stored by this module holds a judged reservation, so reservations alone
+    give the counts; judgments are read too only for a study holding judgments stored without
+    one (older databases).
+    """
+    judged_cte = (
+        f"""judged AS (
+            SELECT pair_id, count(*) AS n, bool_or(reviewer = $reviewer) AS mine FROM judgments
+            WHERE study_id = $study_id AND {LIVE} AND pair_id IN (SELECT pair_id FROM win)
+            GROUP BY pair_id
+        ),"""
+        if with_judgments
+        else "judged AS (SELECT NULL::VARCHAR AS pair_id, 0 AS n, false AS mine LIMIT 0),"
+    )
+    used = "coalesce(j.n, 0) + coalesce(h.n_open, 0)" if with_judgments else "coalesce(h.n, 0)"
+    settled = (
+        "greatest(coalesce(j.n, 0), coalesce(h.n_judged, 0))"
+        if with_judgments
+        else "coalesce(h.n_judged, 0)"
+    )
+    return f"""
+    WITH win AS (SELECT pair_id, ord FROM queue_window),
+    {judged_cte}
+    held AS (
+        SELECT pair_id, list(slot) AS slots, bool_or(reviewer = $reviewer) AS mine,
+               count(*) AS n, count(*) FILTER (WHERE NOT judged) AS n_open,
+               count(*) FILTER (WHERE judged) AS n_judged
+        FROM reservations
+        WHERE study_id = $study_id AND (judged OR expires_at > now())
+          AND pair_id IN (SELECT pair_id FROM win)
+        GROUP BY pair_id
+    ),
+    skipped AS (
+        SELECT pair_id FROM skips WHERE study_id = $study_id AND reviewer = $reviewer
+    )
+    SELECT w.ord, w.pair_id, coalesce(h.slots, []) AS slots, {used} >= $overlap AS full,
+           {settled} >= $overlap AS settled,
+           coalesce(j.mine, false) OR coalesce(h.mine, false)
+             OR w.pair_id IN (SELECT pair_id FROM skipped)
+             OR list_contains($exclude::VARCHAR[], w.pair_id) AS mine
+    FROM win w LEFT JOIN judged j USING (pair_id) LEFT JOIN held h USING (pair_id)
+    ORDER BY w.ord
+    """
+
+
+def _has_slotless_judgments(
+    cur: duckdb.DuckDBPyConnection, study: Study, state: _QueueState
+) -> bool:
+    """Whether live judgments without a judged reservation exist (checked once per process)."""
+    if state.slotless is None:
+        row = first_row(
+            cur.execute(
+                f"SELECT count(*) FROM judgments j WHERE j.study_id = $s AND j.{LIVE} "
+                "AND NOT EXISTS (SELECT 1 FROM reservations r WHERE r.study_id = $s "
+                "AND r.pair_id = j.pair_id AND r.reviewer = j.reviewer AND r.judged)",
+                {"s": study.study_id},
+            )
+        )
+        state.slotless = bool(row and row[0])
+    return state.slotless
+
+
 def next_pair_id(
     store: Store, study: Study, reviewer: str, exclude: tuple[str, ...] = ()
 ) -> str | None:
-    """Reserve and return the next ready pair for this reviewer, fewest judgments first.
+    """Reserve and return the next pair for this reviewer.
 
     A reviewer keeps the pair they hold until they judge or skip it, or the reservation expires
-    (``RESERVATION_TTL_MINUTES``); a pair is handed out to at most ``overlap`` reviewers at once.
+    (``RESERVATION_TTL_MINUTES``); the newest hold first, so a pair just undone comes back
+    first. Otherwise: pairs of slices with fewer than ``study.slice_minimum`` live judgments
+    first, then the rest, each in the study's salted order (``pairs.position``); never a pair
+    the reviewer judged (undone excepted), skipped or holds, and a pair is handed out to at
+    most ``overlap`` reviewers at once.
+
+    For speed at 100,000 pairs the search walks that order in growing windows and aggregates
+    judgments and reservations of the window's pairs only (see ``_QueueState``).
     """
-    params = {
-        **_study_params(study),
-        "reviewer": reviewer,
-        "overlap": study.overlap,
-        "exclude": list(exclude),
-    }
-    with store.cursor() as cur:
+    params = _queue_params(study, reviewer, exclude)
+    with _queue_cursor(store, study) as (cur, state):
         held = _held_pair(cur, params)
         if held:
             return held
-        for _attempt in range(5):
-            candidates = cur.execute(
-                f"""
-                WITH ready AS ({_READY_PAIRS}),
-                judged AS (
-                    SELECT pair_id, count(*) AS n, bool_or(reviewer = $reviewer) AS mine
-                    FROM judgments WHERE study_id = $study_id GROUP BY pair_id
-                ),
-                held AS (
-                    SELECT pair_id, list(slot) AS slots, bool_or(reviewer = $reviewer) AS mine,
-                           count(*) FILTER (WHERE NOT judged) AS n_open
-                    FROM reservations
-                    WHERE study_id = $study_id AND (judged OR expires_at > now())
-                    GROUP BY pair_id
-                )
-                SELECT r.pair_id, coalesce(h.slots, []) AS slots
-                FROM ready r LEFT JOIN judged j USING (pair_id) LEFT JOIN held h USING (pair_id)
-                WHERE NOT coalesce(j.mine, false) AND NOT coalesce(h.mine, false)
-                  AND coalesce(j.n, 0) + coalesce(h.n_open, 0) < $overlap
-                  AND NOT list_contains($exclude::VARCHAR[], r.pair_id)
-                ORDER BY coalesce(j.n, 0) + coalesce(h.n_open, 0), hash($reviewer || r.pair_id),
-                         r.position
-                LIMIT 8
-                """,
-                params,
-            ).fetchall()
-            if not candidates:
-                return None
-            for pair_id, slots in candidates:
-                free = next((s for s in range(study.overlap) if s not in slots), None)
-                if free is not None and _reserve(cur, study, pair_id, free, reviewer):
-                    return pair_id
-        return None
+        for _attempt in range(_CLAIM_ATTEMPTS):
+            outcome = _claim_in_order(cur, study, reviewer, params, state)
+            if outcome is not False:
+                return outcome
+        raise ReviewError(
+            "Too many reviewers are taking pairs at this moment.",
+            "Reload the page in a few seconds.",
+        )
+
+
+def _claim_in_order(
+    cur: duckdb.DuckDBPyConnection,
+    study: Study,
+    reviewer: str,
+    params: dict[str, object],
+    state: _QueueState,
+) -> str | None | bool:
+    """One pass over the search order: the pair reserved, None if none is open, False if every
+    open pair seen was taken by a concurrent reviewer first (the caller tries again)."""
+    order = _search_order(state, _below_minimum(cur, study, state))
+    start = 0
+    with _ready_lock:
+        if time.monotonic() - state.full_checked < FULL_PREFIX_TTL_S:
+            start = min(state.full_prefix, len(order))
+    size, lost, leading_full, prefix = _FIRST_WINDOW, False, True, start
+    slotless = _has_slotless_judgments(cur, study, state)
+    while start < len(order):
+        indices = order[start : start + size]
+        window = (
+            state.ready.take(indices)
+            .select(["pair_id"])
+            .append_column("ord", pa.array(range(start, start + len(indices)), pa.int64()))
+        )
+        cur.register("queue_window", window)
+        rows = cur.execute(_window_sql(slotless), params).fetchall()
+        cur.unregister("queue_window")
+        for ordinal, pair_id, slots, full, settled, mine in rows:
+            if leading_full and settled:
+                prefix = ordinal + 1
+            else:
+                leading_full = False
+            if full or mine:
+                continue
+            free = next((s for s in range(study.overlap) if s not in slots), None)
+            if free is not None and _reserve(cur, study, pair_id, free, reviewer):
+                _remember_prefix(state, prefix)
+                return pair_id
+            lost = True
+        start += len(indices)
+        size *= 2
+    _remember_prefix(state, prefix)
+    return False if lost else None
+
+
+def _remember_prefix(state: _QueueState, prefix: int) -> None:
+    with _ready_lock:
+        state.full_prefix, state.full_checked = prefix, time.monotonic()
 
 
 def _reserve(
-    cur: duckdb.DuckDBPyConnection, study: Study, pair_id: str, slot: int, reviewer: str
+    cur: duckdb.DuckDBPyConnection,
+    study: Study,
+    pair_id: str,
+    slot: int,
+    reviewer: str,
+    *,
+    judged: bool = False,
+    in_transaction: bool = False,
 ) -> bool:
-    """Take a free or expired slot; False when another reviewer got there first."""
+    """Take a free or expired slot; False when another reviewer got there first.
+
+    Inside an explicit transaction a write conflict aborts the transaction, so it is raised
+    for the caller to retry the whole unit instead of being read as "slot taken".
+    """
     try:
         taken = cur.execute(
-            "INSERT INTO reservations (study_id, pair_id, slot, reviewer, reserved_at, expires_at) "
-            f"VALUES (?, ?, ?, ?, now(), now() + INTERVAL {RESERVATION_TTL_MINUTES} MINUTE) "
+            "INSERT INTO reservations "
+            "(study_id, pair_id, slot, reviewer, reserved_at, expires_at, judged) "
+            f"VALUES (?, ?, ?, ?, now(), now() + INTERVAL {RESERVATION_TTL_MINUTES} MINUTE, ?) "
             "ON CONFLICT (study_id, pair_id, slot) DO UPDATE SET reviewer = excluded.reviewer, "
-            "reserved_at = excluded.reserved_at, expires_at = excluded.expires_at "
+            "reserved_at = excluded.reserved_at, expires_at = excluded.expires_at, "
+            "judged = excluded.judged "
             "WHERE NOT reservations.judged AND reservations.expires_at <= now() "
             "RETURNING pair_id",
-            [study.study_id, pair_id, slot, reviewer],
+            [study.study_id, pair_id, slot, reviewer, judged],
         ).fetchall()
-    except duckdb.TransactionException:
+    except _TRANSIENT:
+        if in_transaction:
+            raise
         return False  # a concurrent session wrote the same slot
     return bool(taken)
 
 
 def release_pair(store: Store, study: Study, pair_id: str, reviewer: str) -> None:
-    """Give back a pair the reviewer skipped, so someone else can take it."""
+    """Give back a pair the reviewer holds, so someone else can take it."""
+    forget_queue_hints(store, study)
     with store.cursor() as cur:
-        cur.execute(
+        _retry(
+            cur,
             "DELETE FROM reservations WHERE study_id = ? AND pair_id = ? AND reviewer = ? "
             "AND NOT judged",
             [study.study_id, pair_id, reviewer],
         )
+
+
+def _retry(cur: duckdb.DuckDBPyConnection, sql: str, params: list[object]) -> list[tuple]:
+    """Run one auto-committed statement, again when a concurrent writer made it conflict."""
+    for attempt in range(50):
+        try:
+            return cur.execute(sql, params).fetchall()
+        except _TRANSIENT:
+            if attempt == 49:
+                raise
+    return []
+
+
+def record_skip(store: Store, study: Study, pair_id: str, reviewer: str, reason: str) -> None:
+    """Remember the skip (the pair is never offered to this reviewer again) and release it."""
+    with store.cursor() as cur:
+        _retry(
+            cur,
+            "INSERT INTO skips (study_id, pair_id, reviewer, reason) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (study_id, pair_id, reviewer) DO UPDATE SET reason = excluded.reason, "
+            "created_at = now()",
+            [study.study_id, pair_id, reviewer, reason],
+        )
+    release_pair(store, study, pair_id, reviewer)
 
 
 def ready_pair_ids(store: Store, study: Study) -> list[str]:
@@ -149,37 +508,88 @@ def ready_pair_ids(store: Store, study: Study) -> list[str]:
 
 
 def pair_content(store: Store, study: Study, pair_id: str) -> PairContent:
+    """The prompt and both answers of one pair (point lookups: fast at any study size)."""
+    missing = NotFoundError(
+        f"Pair {pair_id} is not part of this study or has no answers yet.",
+        "Reload the review page to get the next pair.",
+    )
     with store.cursor() as cur:
         row = first_row(
             cur.execute(
-                """
-            SELECT p.pair_id, p.prompt_id, q.messages, b.text, c.text
-            FROM pairs p JOIN prompts q USING (prompt_id)
-            JOIN responses b ON b.prompt_id = p.prompt_id AND b.variant = $baseline
-            JOIN responses c ON c.prompt_id = p.prompt_id AND c.variant = $candidate
-            WHERE p.study_id = $study_id AND p.pair_id = $pair_id
-            """,
-                {**_study_params(study), "pair_id": pair_id},
+                "SELECT prompt_id FROM pairs WHERE pair_id = ? AND study_id = ?",
+                [pair_id, study.study_id],
             )
         )
-    if row is None:
-        raise NotFoundError(
-            f"Pair {pair_id} is not part of this study or has no answers yet.",
-            "Reload the review page to get the next pair.",
+        if row is None:
+            raise missing
+        prompt_id = row[0]
+        messages = first_row(
+            cur.execute("SELECT messages FROM prompts WHERE prompt_id = ?", [prompt_id])
         )
-    return PairContent(row[0], row[1], json.loads(row[2]), row[3], row[4])
+        texts = dict(
+            cur.execute(
+                "SELECT variant, text FROM responses WHERE prompt_id = ? AND variant IN (?, ?)",
+                [prompt_id, study.baseline_variant, study.candidate_variant],
+            ).fetchall()
+        )
+    baseline, candidate = texts.get(study.baseline_variant), texts.get(study.candidate_variant)
+    if messages is None or baseline is None or candidate is None:
+        raise missing
+    return PairContent(pair_id, prompt_id, json.loads(messages[0]), baseline, candidate)
 
 
 def has_judged(store: Store, study: Study, pair_id: str, reviewer: str) -> bool:
+    """Whether this reviewer has a live (not undone) judgment of the pair."""
     with store.cursor() as cur:
-        return (
-            first_row(
-                cur.execute(
-                    "SELECT 1 FROM judgments WHERE study_id = ? AND pair_id = ? AND reviewer = ?",
-                    [study.study_id, pair_id, reviewer],
-                )
+        return _has_live(cur, study, pair_id, reviewer)
+
+
+def _has_live(cur: duckdb.DuckDBPyConnection, study: Study, pair_id: str, reviewer: str) -> bool:
+    return (
+        first_row(
+            cur.execute(
+                f"SELECT 1 FROM judgments WHERE study_id = ? AND pair_id = ? AND reviewer = ? "
+                f"AND {LIVE}",
+                [study.study_id, pair_id, reviewer],
             )
-            is not None
+        )
+        is not None
+    )
+
+
+def _claim_slot_for_judgment(
+    cur: duckdb.DuckDBPyConnection, study: Study, pair_id: str, reviewer: str
+) -> None:
+    """Turn the reviewer's reservation into a judged slot, or take a free one; else refuse.
+
+    A reviewer whose reservation expired and was taken over (or who never reserved, like the
+    demo) still gets a slot if the pair is below its overlap, so no pair ever exceeds it.
+    """
+    if cur.execute(
+        "UPDATE reservations SET judged = true WHERE study_id = ? AND pair_id = ? "
+        "AND reviewer = ? AND NOT judged RETURNING slot",
+        [study.study_id, pair_id, reviewer],
+    ).fetchall():
+        return
+    used, slots = first_row(
+        cur.execute(
+            f"SELECT (SELECT count(*) FROM judgments WHERE study_id = $s AND pair_id = $p "
+            f"AND {LIVE}) + (SELECT count(*) FROM reservations WHERE study_id = $s "
+            "AND pair_id = $p AND NOT judged AND expires_at > now()), "
+            "(SELECT coalesce(list(slot), []) FROM reservations WHERE study_id = $s "
+            "AND pair_id = $p AND (judged OR expires_at > now()))",
+            {"s": study.study_id, "p": pair_id},
+        )
+    )
+    free = next((s for s in range(study.overlap) if s not in slots), None)
+    if (
+        used >= study.overlap
+        or free is None
+        or not _reserve(cur, study, pair_id, free, reviewer, judged=True)
+    ):
+        raise ReviewError(
+            "This pair already has all the judgments it needs (your hold on it expired).",
+            "Your verdict was not stored; go on with the next pair.",
         )
 
 
@@ -193,33 +603,95 @@ def append_judgment(
     choice: str,
     comment: str | None,
     time_on_item_ms: int | None,
-) -> str:
+    criteria: dict[str, str] | None = None,
+    reason_tags: tuple[str, ...] = (),
+) -> str | None:
+    """Store one judgment and mark its review slot judged; None if the reviewer already has one.
+
+    One transaction, retried when a concurrent session's write conflicts with it.
+    """
     judgment_id = "j_" + uuid.uuid4().hex
-    with store.transaction() as cur:
-        cur.execute(
-            "UPDATE reservations SET judged = true "
-            "WHERE study_id = ? AND pair_id = ? AND reviewer = ?",
-            [study.study_id, pair_id, reviewer],
-        )
-        cur.execute(
-            "INSERT INTO judgments (judgment_id, study_id, pair_id, reviewer, left_role, choice, "
-            "comment, time_on_item_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                judgment_id,
-                study.study_id,
-                pair_id,
-                reviewer,
-                left_role,
-                choice,
-                comment,
-                time_on_item_ms,
-            ],
-        )
-    return judgment_id
+    for attempt in range(_CLAIM_ATTEMPTS):
+        try:
+            with store.transaction() as cur:
+                if _has_live(cur, study, pair_id, reviewer):
+                    return None
+                _claim_slot_for_judgment(cur, study, pair_id, reviewer)
+                cur.execute(
+                    "INSERT INTO judgments (judgment_id, study_id, pair_id, reviewer, left_role, "
+                    "choice, comment, time_on_item_ms, criteria, reason_tags) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        judgment_id,
+                        study.study_id,
+                        pair_id,
+                        reviewer,
+                        left_role,
+                        choice,
+                        comment,
+                        time_on_item_ms,
+                        canonical_json(criteria) if criteria else None,
+                        canonical_json(list(reason_tags)) if reason_tags else None,
+                    ],
+                )
+            return judgment_id
+        except _TRANSIENT:
+            if attempt == _CLAIM_ATTEMPTS - 1:
+                raise
+    return None
+
+
+def undo_last(store: Store, study: Study, reviewer: str) -> str | None:
+    """Mark the reviewer's newest live judgment in the study undone and hold its pair again.
+
+    Returns the pair id, or None when the reviewer has nothing to undo. The reopened
+    reservation is the reviewer's newest, so the queue serves that pair first.
+    """
+    for attempt in range(_CLAIM_ATTEMPTS):
+        try:
+            with store.transaction() as cur:
+                row = first_row(
+                    cur.execute(
+                        f"SELECT judgment_id, pair_id FROM judgments WHERE study_id = ? "
+                        f"AND reviewer = ? AND {LIVE} "
+                        "ORDER BY created_at DESC, judgment_id DESC LIMIT 1",
+                        [study.study_id, reviewer],
+                    )
+                )
+                if row is None:
+                    return None
+                judgment_id, pair_id = row
+                forget_queue_hints(store, study)
+                cur.execute(
+                    "UPDATE judgments SET undone_at = now() WHERE judgment_id = ?", [judgment_id]
+                )
+                reopened = cur.execute(
+                    "UPDATE reservations SET judged = false, reserved_at = now(), "
+                    f"expires_at = now() + INTERVAL {RESERVATION_TTL_MINUTES} MINUTE "
+                    "WHERE study_id = ? AND pair_id = ? AND reviewer = ? AND judged "
+                    "RETURNING slot",
+                    [study.study_id, pair_id, reviewer],
+                ).fetchall()
+                if not reopened:  # a judgment stored without a slot: hold a free one if any
+                    slots = first_row(
+                        cur.execute(
+                            "SELECT coalesce(list(slot), []) FROM reservations "
+                            "WHERE study_id = ? AND pair_id = ? AND (judged OR expires_at > now())",
+                            [study.study_id, pair_id],
+                        )
+                    )[0]
+                    free = next((s for s in range(study.overlap) if s not in slots), None)
+                    if free is not None:
+                        _reserve(cur, study, pair_id, free, reviewer, in_transaction=True)
+            return pair_id
+        except _TRANSIENT:
+            if attempt == _CLAIM_ATTEMPTS - 1:
+                raise
+    return None
 
 
 def review_progress(store: Store, study: Study, reviewer: str | None = None) -> dict[str, int]:
-    """Pairs ready, judgments needed and given; plus this reviewer's count when named."""
+    """Pairs ready, judgments needed and given (live); plus this reviewer's count when named."""
     with store.cursor() as cur:
         ready, total = first_row(
             cur.execute(
@@ -229,12 +701,12 @@ def review_progress(store: Store, study: Study, reviewer: str | None = None) -> 
             )
         )
         given = cur.execute(
-            "SELECT count(*) FROM judgments WHERE study_id = ?", [study.study_id]
+            f"SELECT count(*) FROM judgments WHERE study_id = ? AND {LIVE}", [study.study_id]
         ).fetchall()[0][0]
         mine = 0
         if reviewer:
             mine = cur.execute(
-                "SELECT count(*) FROM judgments WHERE study_id = ? AND reviewer = ?",
+                f"SELECT count(*) FROM judgments WHERE study_id = ? AND reviewer = ? AND {LIVE}",
                 [study.study_id, reviewer],
             ).fetchall()[0][0]
     return {
@@ -246,8 +718,64 @@ def review_progress(store: Store, study: Study, reviewer: str | None = None) -> 
     }
 
 
+def reviewer_counts(store: Store, study: Study, reviewer: str) -> dict[str, int]:
+    """This reviewer's live judgments, skips, and pairs still judgeable by them."""
+    params = _queue_params(study, reviewer)
+    del params["exclude"]
+    with _queue_cursor(store, study) as (cur, _state):
+        mine, skipped, available = first_row(
+            cur.execute(
+                f"""
+                WITH {_queue_ctes()}
+                SELECT (SELECT count(*) FROM live WHERE reviewer = $reviewer),
+                       (SELECT count(*) FROM skipped),
+                       (SELECT count(*) FROM open_pairs) + (
+                           SELECT count(*) FROM reservations x JOIN ready r USING (pair_id)
+                           WHERE x.study_id = $study_id AND x.reviewer = $reviewer
+                             AND NOT x.judged AND x.expires_at > now()
+                             AND x.pair_id NOT IN (SELECT pair_id FROM skipped))
+                """,
+                params,
+            )
+        )
+    return {"mine": mine, "skipped": skipped, "available_to_me": available}
+
+
+def study_counts(store: Store, study: Study) -> dict[str, int]:
+    """Ready pairs, live judgments given and needed, reviewers, slices below the minimum."""
+    params = _queue_params(study, "")
+    del params["exclude"]
+    with _queue_cursor(store, study) as (cur, _state):
+        pairs, given, reviewers, below = first_row(
+            cur.execute(
+                f"""
+                WITH {_queue_ctes()},
+                slice_counts AS (
+                    SELECT r.slice, count(l.pair_id) AS n
+                    FROM ready r LEFT JOIN live l USING (pair_id) GROUP BY r.slice
+                )
+                SELECT (SELECT count(*) FROM ready), (SELECT count(*) FROM live),
+                       (SELECT count(DISTINCT reviewer) FROM live),
+                       (SELECT count(*) FROM slice_counts WHERE n < $slice_minimum)
+                """,
+                {**params, "slice_minimum": study.slice_minimum},
+            )
+        )
+    return {
+        "pairs": pairs,
+        "judgments_given": given,
+        "judgments_target": pairs * study.overlap,
+        "reviewers": reviewers,
+        "slices_below_minimum": below,
+    }
+
+
 def judgments_frame(store: Store, study: Study) -> pd.DataFrame:
-    """Unblinded judgments of a study joined with the prompt's slice values (admins only)."""
+    """Live (not undone) unblinded judgments of a study with the prompt's slice values.
+
+    Admins only. ``criteria`` is a dict {criterion: baseline|candidate|same} or None,
+    ``reason_tags`` a list (empty when none).
+    """
     slice_selects = "".join(
         f", json_extract_string(q.metadata, ${i}) AS slice_{i}"
         for i, _ in enumerate(study.slice_columns, start=2)
@@ -256,12 +784,17 @@ def judgments_frame(store: Store, study: Study) -> pd.DataFrame:
     with store.cursor() as cur:
         frame = cur.execute(
             "SELECT j.judgment_id, j.pair_id, p.prompt_id, j.reviewer, j.left_role, j.choice, "
-            f"j.comment, j.time_on_item_ms, j.created_at{slice_selects} "
+            "j.comment, j.time_on_item_ms, j.created_at, j.criteria, j.reason_tags"
+            f"{slice_selects} "
             "FROM judgments j JOIN pairs p USING (pair_id) "
             "JOIN prompts q ON q.prompt_id = p.prompt_id "
-            "WHERE j.study_id = $1 ORDER BY j.created_at",
+            "WHERE j.study_id = $1 AND j.undone_at IS NULL ORDER BY j.created_at, j.judgment_id",
             params,
         ).df()
+    frame["criteria"] = [json.loads(v) if isinstance(v, str) else None for v in frame["criteria"]]
+    frame["reason_tags"] = [
+        json.loads(v) if isinstance(v, str) else [] for v in frame["reason_tags"]
+    ]
     return frame.rename(
         columns={f"slice_{i}": col for i, col in enumerate(study.slice_columns, start=2)}
     )

@@ -21,8 +21,23 @@ from swapcheck.store.variants import get_variant
 
 _COLUMNS = (
     "study_id, name, baseline_variant, candidate_variant, source_ids, slice_columns, "
-    "overlap, margin, blind_salt, population"
+    "overlap, margin, blind_salt, population, rubric, reason_tags, identity_policy, slice_minimum"
 )
+DEFAULT_RUBRIC: tuple[str, ...] = ("correctness", "format", "tone", "safety")
+DEFAULT_REASON_TAGS: tuple[str, ...] = (
+    "more accurate",
+    "more complete",
+    "better format",
+    "more concise",
+    "safer",
+    "follows instructions",
+    "wrong language",
+    "refused",
+)
+IDENTITY_POLICIES: tuple[str, ...] = ("mask", "exclude", "warn")
+DEFAULT_SLICE_MINIMUM = 30
+MAX_LABEL = 40
+MAX_LABELS = 20
 
 
 @dataclass(frozen=True)
@@ -40,6 +55,14 @@ class Study:
     population: dict[str, Any] | None = None
     """How the prompts were chosen (filter, sample plan, N and n per stratum); None = every
     prompt of the sources."""
+    rubric: tuple[str, ...] = ()
+    """Criteria a reviewer may judge separately (each left/right/same)."""
+    reason_tags: tuple[str, ...] = ()
+    """Tags a reviewer may attach to a verdict."""
+    identity_policy: str = "mask"
+    """Answers that name their own model: 'mask' the phrase, 'exclude' the pair, or 'warn'."""
+    slice_minimum: int = 30
+    """Judgments each slice gets before the queue serves the rest in random order."""
 
     @property
     def variants(self) -> tuple[str, str]:
@@ -58,7 +81,73 @@ def _row_to_study(row: tuple) -> Study:
         margin=row[7],
         blind_salt=row[8],
         population=json.loads(row[9]) if row[9] else None,
+        rubric=tuple(json.loads(row[10])) if row[10] else (),
+        reason_tags=tuple(json.loads(row[11])) if row[11] else (),
+        identity_policy=row[12] or "mask",
+        slice_minimum=DEFAULT_SLICE_MINIMUM if row[13] is None else int(row[13]),
     )
+
+
+def _clean_labels(kind: str, labels: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """Trimmed, de-duplicated labels (criteria or reason tags), each 1-40 characters."""
+    cleaned: list[str] = []
+    for label in labels:
+        text = " ".join(str(label).split())
+        if not text or len(text) > MAX_LABEL:
+            raise StudyError(
+                f"{kind} {label!r} is empty or longer than {MAX_LABEL} characters.",
+                f"Give each {kind.lower()} a short name of 1-{MAX_LABEL} characters.",
+            )
+        if text not in cleaned:
+            cleaned.append(text)
+    if len(cleaned) > MAX_LABELS:
+        raise StudyError(
+            f"{len(cleaned)} {kind.lower()}s is too many.", f"Keep at most {MAX_LABELS}."
+        )
+    return tuple(cleaned)
+
+
+def set_review_settings(
+    store: Store,
+    study: Study,
+    *,
+    rubric: tuple[str, ...] | list[str],
+    reason_tags: tuple[str, ...] | list[str],
+    identity_policy: str,
+    slice_minimum: int,
+) -> Study:
+    """Validate and store a study's review settings; returns the updated study."""
+    if identity_policy not in IDENTITY_POLICIES:
+        raise StudyError(
+            f"Unknown identity policy {identity_policy!r}.",
+            f"Use one of: {', '.join(IDENTITY_POLICIES)}.",
+        )
+    if isinstance(slice_minimum, bool) or not isinstance(slice_minimum, int):
+        raise StudyError(
+            f"Slice minimum {slice_minimum!r} is not a whole number.", "Use a number 0-10000."
+        )
+    if not 0 <= slice_minimum <= 10_000:
+        raise StudyError(f"Slice minimum {slice_minimum} is out of range.", "Use 0-10000.")
+    updated = replace(
+        study,
+        rubric=_clean_labels("Criterion", rubric),
+        reason_tags=_clean_labels("Reason tag", reason_tags),
+        identity_policy=identity_policy,
+        slice_minimum=slice_minimum,
+    )
+    with store.cursor() as cur:
+        cur.execute(
+            "UPDATE studies SET rubric = ?, reason_tags = ?, identity_policy = ?, "
+            "slice_minimum = ? WHERE study_id = ?",
+            [
+                canonical_json(list(updated.rubric)),
+                canonical_json(list(updated.reason_tags)),
+                updated.identity_policy,
+                updated.slice_minimum,
+                study.study_id,
+            ],
+        )
+    return updated
 
 
 def _names_that_would_leak(store: Store, variant_names: list[str]) -> list[str]:
@@ -225,11 +314,13 @@ def create_study(
         margin=margin,
         blind_salt=secrets.token_hex(16),
         population=record,
+        rubric=DEFAULT_RUBRIC,
+        reason_tags=DEFAULT_REASON_TAGS,
     )
     pairs = _pairs_frame(study, prompts)
     with store.transaction() as cur:
         cur.execute(
-            f"INSERT INTO studies ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO studies ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 study.study_id,
                 study.name,
@@ -241,6 +332,10 @@ def create_study(
                 study.margin,
                 study.blind_salt,
                 canonical_json(record) if record is not None else None,
+                canonical_json(list(study.rubric)),
+                canonical_json(list(study.reason_tags)),
+                study.identity_policy,
+                study.slice_minimum,
             ],
         )
         cur.register("incoming_pairs", pairs)
