@@ -8,6 +8,7 @@ from swapcheck.ui.render import user_errors
 from swapcheck.ui.review_admin import (
     gold_section,
     identity_flags_section,
+    progress_section,
     quality_section,
     settings_section,
 )
@@ -19,6 +20,8 @@ study = choose_study(store, key="admin_study")
 if study is None:
     st.stop()
 
+with user_errors("The review progress could not be shown"):
+    progress_section(store, study)
 settings_tab, flags_tab, gold_tab, quality_tab = st.tabs(
     ["Review settings", "Identity flags", "Gold items", "Reviewer quality"]
 )

@@ -169,6 +169,9 @@ def test_reviewer_quality_table_values(tmp_store: Store, study: Study) -> None:
     assert list(quality["median_time_s"]) == [2.5, 7.0]
     assert list(quality["check"]) == ["side bias, very fast", ""]
     assert any("interval excluding 0.5" in md.value for md in at.markdown)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Pairs"] == "6" and metrics["Reviewers"] == "2"
+    assert metrics["Judgments"] == "8 of 12"  # 6 ready pairs x overlap 2
 
 
 def _signed_in(name: str, code: str) -> AppTest:

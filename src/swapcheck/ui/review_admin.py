@@ -301,3 +301,23 @@ def quality_section(store: Store, study: Study) -> None:
         },
     )
     st.markdown(QUALITY_HELP)
+
+
+def progress_section(store: Store, study: Study) -> None:
+    """Where the study's review stands (admins only; reviewers see only their own count)."""
+    from swapcheck.review import study_progress
+
+    progress = study_progress(store, study)
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("Pairs", f"{progress['pairs']:,}")
+    c2.metric(
+        "Judgments",
+        f"{progress['judgments_given']:,} of {progress['judgments_target']:,}",
+        help=f"{study.overlap} reviewer(s) per pair",
+    )
+    c3.metric("Reviewers", progress["reviewers"])
+    c4.metric(
+        "Slices below minimum",
+        progress["slices_below_minimum"],
+        help=f"Slices with fewer than {study.slice_minimum} judgments (served first).",
+    )
