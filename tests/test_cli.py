@@ -137,6 +137,8 @@ def test_whole_path_ingest_variant_study_generate_stats(
         "cand",
         "--source",
         "prod.jsonl",
+        "--overlap",
+        "2",  # some pairs get a second reviewer below
     )
     assert code == 0, err
     assert STUDY in out and "feature" in out and "locale" in out
