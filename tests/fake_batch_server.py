@@ -11,6 +11,8 @@ from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.fake_openai_server import chat_completion
+
 
 def answer_text(model: str, messages: list[dict[str, Any]]) -> str:
     """Deterministic answer: ``answer from {model}: {last user text}``."""
@@ -370,23 +372,9 @@ _ANY: dict[str, Any] = {"model": "m", "messages": [{"role": "user", "content": "
 def _chat_response(body: dict[str, Any]) -> dict[str, Any]:
     content = answer_text(body["model"], body["messages"])
     prompt_tokens, completion_tokens = word_count(body["messages"]), len(content.split())
-    completion = {
-        "id": "chatcmpl-fake",
-        "object": "chat.completion",
-        "model": body["model"],
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": content},
-                "finish_reason": "stop",
-            }
-        ],
-        "usage": {
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": completion_tokens,
-            "total_tokens": prompt_tokens + completion_tokens,
-        },
-    }
+    completion = chat_completion(
+        "chatcmpl-fake", body["model"], content, prompt_tokens, completion_tokens
+    )
     return {"status_code": 200, "request_id": "req-fake", "body": completion}
 
 

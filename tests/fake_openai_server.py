@@ -27,6 +27,30 @@ SECRET_HEADERS = frozenset({"authorization", "x-api-key", "api-key", "x-goog-api
 Responder = Callable[[list[dict[str, Any]], str, dict[str, Any]], str]
 
 
+def chat_completion(
+    answer_id: str, model: str, content: str, prompt_tokens: int, completion_tokens: int
+) -> dict[str, Any]:
+    """An OpenAI chat completion body with one answer and its usage (shared by the fakes)."""
+    return {
+        "id": answer_id,
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": content},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+    }
+
+
 def echo_responder(messages: list[dict[str, Any]], model: str, body: dict[str, Any]) -> str:
     """Deterministic default answer: ``answer from {model}: {last user text}``."""
     last_user = next(
@@ -307,24 +331,9 @@ class OpenAIHandler(BaseHTTPRequestHandler):
     def success_payload(
         self, model: str, content: str, prompt_tokens: int, completion_tokens: int
     ) -> Any:
-        return {
-            "id": f"chatcmpl-{len(self.fake.requests)}",
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": model,
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": content},
-                    "finish_reason": "stop",
-                }
-            ],
-            "usage": {
-                "prompt_tokens": prompt_tokens,
-                "completion_tokens": completion_tokens,
-                "total_tokens": prompt_tokens + completion_tokens,
-            },
-        }
+        return chat_completion(
+            f"chatcmpl-{len(self.fake.requests)}", model, content, prompt_tokens, completion_tokens
+        )
 
     def _apply_fault(self, fault: Fault) -> bool:
         """Send the fault's reply; False means 'carry on and answer normally'."""

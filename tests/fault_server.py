@@ -14,6 +14,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from tests.fake_openai_server import chat_completion
+
 OUTCOMES = ("429", "500", "503", "hang", "malformed", "truncated", "reset")
 """Faults, besides ``ok``: 429 with Retry-After, 500, 503, a hang beyond the client timeout,
 200 with malformed JSON, a body shorter than its Content-Length, a connection reset (RST)."""
@@ -269,23 +271,8 @@ class FaultServer:
             prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in messages)
             completion_tokens = len(content.split())
         record.usage = (prompt_tokens, completion_tokens)
-        return {
-            "id": record.answer_id,
-            "object": "chat.completion",
-            "model": str(record.body.get("model", "")) if isinstance(record.body, dict) else "",
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": content},
-                    "finish_reason": "stop",
-                }
-            ],
-            "usage": {
-                "prompt_tokens": prompt_tokens,
-                "completion_tokens": completion_tokens,
-                "total_tokens": prompt_tokens + completion_tokens,
-            },
-        }
+        model = str(record.body.get("model", "")) if isinstance(record.body, dict) else ""
+        return chat_completion(record.answer_id, model, content, prompt_tokens, completion_tokens)
 
 
 _REASONS = {200: "OK", 400: "Bad Request", 429: "Too Many Requests", 500: "Internal Server Error"}

@@ -11,7 +11,7 @@ import streamlit as st
 from swapcheck.evaluators.identity_leak import identity_flags
 from swapcheck.review import reviewer_redactor
 from swapcheck.sampling import PromptFilter
-from swapcheck.stats_reviewers import reviewer_quality
+from swapcheck.stats_reviewers import QUALITY_COLUMNS, reviewer_quality
 from swapcheck.store import Store
 from swapcheck.store.gold import GOLD_VERDICTS, gold_frame, mark_gold, unmark_gold
 from swapcheck.store.judgments import judgments_frame, pair_content, ready_pair_ids
@@ -289,15 +289,8 @@ def quality_section(store: Store, study: Study) -> None:
         width="stretch",
         column_config={
             name: st.column_config.NumberColumn(format="%.2f")
-            for name in (
-                "gold_accuracy",
-                "left_pick_rate",
-                "left_pick_low",
-                "left_pick_high",
-                "tie_rate",
-                "both_bad_rate",
-                "median_time_s",
-            )
+            for name in QUALITY_COLUMNS
+            if name not in ("reviewer", "judgments", "gold_judged")
         },
     )
     st.markdown(QUALITY_HELP)
