@@ -248,3 +248,66 @@ def test_bradley_terry_skips_degenerate_resamples() -> None:
     out = bradley_terry(data, n_boot=40, seed=1)
     assert 0 < out.attrs["n_boot_failed"] < 40
     assert out[["ci_low", "ci_high"]].notna().all().all()
+
+
+def _random_connected_comparisons(seed: int, variants: int = 6, n: int = 600) -> pd.DataFrame:
+    """Random comparisons plus a win and a loss around a cycle, so the set is strongly connected."""
+    rng = np.random.default_rng(seed)
+    names = [f"v{i}" for i in range(variants)]
+    ratings = rng.normal(1000.0, 120.0, variants)
+    a = rng.integers(0, variants, n)
+    b = (a + rng.integers(1, variants, n)) % variants
+    p_a = 1 / (1 + 10 ** ((ratings[b] - ratings[a]) / 400))
+    winner = np.where(rng.random(n) < 0.15, "tie", np.where(rng.random(n) < p_a, "a", "b"))
+    cycle = [(names[i], names[(i + 1) % variants], "a") for i in range(variants)]
+    frame = pd.DataFrame(
+        {"variant_a": np.array(names)[a], "variant_b": np.array(names)[b], "winner": winner}
+    )
+    return pd.concat(
+        [frame, pd.DataFrame(cycle, columns=["variant_a", "variant_b", "winner"])],
+        ignore_index=True,
+    )
+
+
+def _bt_glm_reference(comparisons: pd.DataFrame) -> dict[str, float]:
+    """Bradley-Terry as a logit GLM: +1 for variant_a, -1 for variant_b, a tie is y = 0.5."""
+    names = sorted(set(comparisons["variant_a"]) | set(comparisons["variant_b"]))
+    design = np.zeros((len(comparisons), len(names)))
+    rows = np.arange(len(comparisons))
+    design[rows, comparisons["variant_a"].map(names.index).to_numpy()] = 1.0
+    design[rows, comparisons["variant_b"].map(names.index).to_numpy()] = -1.0
+    y = comparisons["winner"].map({"a": 1.0, "b": 0.0, "tie": 0.5}).to_numpy()
+    # the first variant is the reference level (its column dropped), then ratings are centred
+    fit = sm.GLM(y, design[:, 1:], family=sm.families.Binomial()).fit(tol=1e-15, maxiter=200)
+    theta = np.concatenate([[0.0], fit.params])
+    theta -= theta.mean()
+    return {v: 1000.0 + 400.0 * theta[i] / math.log(10) for i, v in enumerate(names)}
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_bradley_terry_matches_logit_glm_to_1e9(seed: int) -> None:
+    data = _random_connected_comparisons(seed)
+    out = bradley_terry(data, n_boot=0).set_index("variant")
+    for name, rating in _bt_glm_reference(data).items():
+        assert out.loc[name, "rating"] == pytest.approx(rating, abs=1e-9)
+
+
+def test_bradley_terry_multinomial_bootstrap_matches_row_resampling() -> None:
+    """The cell-count bootstrap gives the same intervals as resampling comparison rows."""
+    data = _random_connected_comparisons(7, variants=4, n=1500)
+    out = bradley_terry(data, n_boot=400, seed=3).set_index("variant")
+    assert out.attrs["n_boot_failed"] == 0
+    assert (out["ci_low"] < out["rating"]).all() and (out["rating"] < out["ci_high"]).all()
+    rng = np.random.default_rng(11)
+    draws = [
+        bradley_terry(data.iloc[rng.integers(0, len(data), len(data))], n_boot=0).set_index(
+            "variant"
+        )["rating"]
+        for _ in range(400)
+    ]
+    rows = pd.concat(draws, axis=1)
+    for name in out.index:
+        low, high = np.quantile(rows.loc[name], [0.025, 0.975])
+        half = (high - low) / 2
+        assert out.loc[name, "ci_low"] == pytest.approx(low, abs=0.25 * half)
+        assert out.loc[name, "ci_high"] == pytest.approx(high, abs=0.25 * half)

@@ -158,15 +158,38 @@ def _slice_values(column: pd.Series) -> pd.Series:
     return values.where(values.notna(), MISSING).map(str)
 
 
-def _row(
-    slice_name: str, value: str, choices: pd.Series, min_n: int, confidence: float
+def _slice_codes(column: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Integer code per row and the label of each code, as ``_slice_values`` would give them.
+
+    Factorises first and stringifies only the distinct values, so a million-row column costs
+    one hash pass; raw values with the same string (``1`` and ``"1"``) share one code.
+    """
+    raw_codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    labels = [str(v) for v in uniques]
+    if (raw_codes < 0).any():
+        labels.append(MISSING)
+        raw_codes = np.where(raw_codes < 0, len(labels) - 1, raw_codes)
+    label_codes, distinct = pd.factorize(np.array(labels, dtype=object))
+    return label_codes[raw_codes].astype(np.int64), [str(v) for v in distinct]
+
+
+def _choice_codes(judgments: pd.DataFrame) -> np.ndarray:
+    """Index of each row's ``choice`` in ``CHOICE_VALUES`` (validated by ``_check_judgments``)."""
+    codes, uniques = pd.factorize(judgments["choice"], use_na_sentinel=False)
+    lookup = np.array([CHOICE_VALUES.index(str(v)) for v in uniques], dtype=np.int64)
+    return lookup[codes]
+
+
+def _row_from_counts(
+    slice_name: str,
+    value: str,
+    counts: Sequence[int],
+    min_n: int,
+    confidence: float,
 ) -> dict[str, Any]:
-    counts = choices.value_counts()
-    n = int(len(choices))
-    cand = int(counts.get("candidate", 0))
-    base = int(counts.get("baseline", 0))
-    ties = int(counts.get("tie", 0))
-    both_bad = int(counts.get("both_bad", 0))
+    """One table row from the counts of baseline, candidate, tie and both_bad choices."""
+    base, cand, ties, both_bad = (int(c) for c in counts)
+    n = base + cand + ties + both_bad
     score = cand + 0.5 * (ties + both_bad)
     ci_low, ci_high = wilson_interval(score, n, confidence)
     bb_low, bb_high = wilson_interval(both_bad, n, confidence)
@@ -189,6 +212,25 @@ def _row(
         "low_n": n < min_n,
         "verdict": _verdict(ci_low, ci_high),
     }
+
+
+def _grouped_table(
+    slice_name: str,
+    codes: np.ndarray,
+    labels: Sequence[str],
+    choice_codes: np.ndarray,
+    min_n: int,
+    confidence: float,
+) -> pd.DataFrame:
+    """Table rows for each group code present in ``codes``, counted with one ``bincount``."""
+    n_choices = len(CHOICE_VALUES)
+    counts = np.bincount(codes * n_choices + choice_codes, minlength=len(labels) * n_choices)
+    counts = counts.reshape(len(labels), n_choices)
+    present = [int(i) for i in np.flatnonzero(counts.sum(axis=1))]
+    present.sort(key=lambda i: labels[i])
+    rows = [_row_from_counts(slice_name, labels[i], counts[i], min_n, confidence) for i in present]
+    table = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
+    return table.sort_values(["win_rate", "value"], kind="mergesort", ignore_index=True)
 
 
 def win_rate_table(
@@ -215,18 +257,74 @@ def win_rate_table(
     _check_judgments(judgments, () if by is None else (by,))
     if judgments.empty:
         return _empty_table()
-    choices = judgments["choice"].astype(object).reset_index(drop=True)
+    _z(confidence)
+    choice_codes = _choice_codes(judgments)
     if by is None:
-        rows = [_row("overall", "all", choices, min_n, confidence)]
-    else:
-        keys = _slice_values(judgments[by]).reset_index(drop=True)
-        rows = [
-            _row(by, str(value), group, min_n, confidence)
-            for value, group in choices.groupby(keys, sort=True)
-        ]
-    table = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
-    table = table.sort_values(["win_rate", "value"], kind="mergesort", ignore_index=True)
-    return table
+        codes = np.zeros(len(judgments), dtype=np.int64)
+        return _grouped_table("overall", codes, ["all"], choice_codes, min_n, confidence)
+    codes, labels = _slice_codes(judgments[by])
+    return _grouped_table(by, codes, labels, choice_codes, min_n, confidence)
+
+
+COMBINATION_SEPARATOR = " × "
+"""Joins the two column names (``slice``) and the two values (``value``) of a combination row."""
+
+
+def combination_table(
+    judgments: pd.DataFrame,
+    first: str,
+    second: str,
+    *,
+    min_n: int = 30,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """``win_rate_table`` for every combination of values of two slice columns.
+
+    Rows have ``slice = "first × second"`` (e.g. ``"locale × tier"``) and
+    ``value = "v1 × v2"`` (e.g. ``"de-DE × pro"``), plus the same columns and ``low_n`` flag as
+    ``win_rate_table``; only combinations that occur are listed, worst win rate first. Missing
+    values become ``"(missing)"`` on either side. Multiple-testing control across all rows is
+    ``stats_decisions.combination_decisions``.
+    """
+    if first == second:
+        raise ValueError(f"a slice combination needs two different columns, got {first!r} twice")
+    _check_judgments(judgments, (first, second))
+    if judgments.empty:
+        return _empty_table()
+    _z(confidence)
+    codes_a, labels_a = _slice_codes(judgments[first])
+    codes_b, labels_b = _slice_codes(judgments[second])
+    codes = codes_a * len(labels_b) + codes_b
+    labels = [f"{a}{COMBINATION_SEPARATOR}{b}" for a in labels_a for b in labels_b]
+    name = f"{first}{COMBINATION_SEPARATOR}{second}"
+    return _grouped_table(name, codes, labels, _choice_codes(judgments), min_n, confidence)
+
+
+def combination_tables(
+    judgments: pd.DataFrame,
+    slice_columns: Sequence[str],
+    *,
+    min_n: int = 30,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """``combination_table`` for every unordered pair of ``slice_columns``, concatenated.
+
+    Pairs follow the order of ``slice_columns`` (``(a, b), (a, c), (b, c)``); fewer than two
+    columns give an empty table.
+    """
+    columns = list(
+        dict.fromkeys([slice_columns] if isinstance(slice_columns, str) else slice_columns)
+    )
+    parts = [
+        combination_table(judgments, a, b, min_n=min_n, confidence=confidence)
+        for i, a in enumerate(columns)
+        for b in columns[i + 1 :]
+    ]
+    parts = [p for p in parts if not p.empty]
+    if not parts:
+        _check_judgments(judgments, tuple(columns))
+        return _empty_table()
+    return pd.concat(parts, ignore_index=True)
 
 
 def slice_tables(
@@ -239,13 +337,16 @@ def slice_tables(
     """The overall row (``slice='overall'``, ``value='all'``) followed by each slice's table."""
     if isinstance(slice_columns, str):
         slice_columns = [slice_columns]
-    parts = [win_rate_table(judgments, None, min_n=min_n, confidence=confidence)]
-    parts += [
-        win_rate_table(judgments, col, min_n=min_n, confidence=confidence) for col in slice_columns
-    ]
-    parts = [p for p in parts if not p.empty]
-    if not parts:
+    _check_judgments(judgments, tuple(slice_columns))
+    if judgments.empty:
         return _empty_table()
+    _z(confidence)
+    choice_codes = _choice_codes(judgments)
+    overall = np.zeros(len(judgments), dtype=np.int64)
+    parts = [_grouped_table("overall", overall, ["all"], choice_codes, min_n, confidence)]
+    for column in slice_columns:
+        codes, labels = _slice_codes(judgments[column])
+        parts.append(_grouped_table(column, codes, labels, choice_codes, min_n, confidence))
     return pd.concat(parts, ignore_index=True)
 
 

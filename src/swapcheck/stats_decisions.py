@@ -9,7 +9,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from swapcheck.stats import _check_judgments, wilson_interval
+from swapcheck.stats import _check_judgments, combination_tables, wilson_interval
 
 DEFAULT_MARGIN: float = 0.05
 """Non-inferiority margin: the candidate may lose at most this much win rate below parity."""
@@ -116,6 +116,27 @@ def decision_table(
     return out
 
 
+def combination_decisions(
+    judgments: pd.DataFrame,
+    slice_columns: Sequence[str],
+    margin: float = DEFAULT_MARGIN,
+    *,
+    min_n: int = 30,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """``stats.combination_tables`` for every pair of ``slice_columns``, with q-values and colours.
+
+    One row per combination of values that occurs (``slice="locale × tier"``,
+    ``value="de-DE × pro"``) with the ``win_rate_table`` columns, the ``low_n`` flag, a
+    ``q_value`` from one Benjamini-Hochberg family over all combination rows of all column
+    pairs together (they are screened together, so they are one family), and the ``go``
+    colour of ``non_inferiority``.
+    """
+    _check_margin(margin)
+    table = combination_tables(judgments, slice_columns, min_n=min_n, confidence=confidence)
+    return decision_table(table, margin, family="all")
+
+
 def _label(row: pd.Series) -> str:
     return f"{row['slice']}={row['value']}" if "value" in row.index else str(row["slice"])
 
@@ -219,6 +240,7 @@ def reweighted_win_rate(
 __all__ = [
     "DEFAULT_MARGIN",
     "benjamini_hochberg",
+    "combination_decisions",
     "decision_table",
     "non_inferiority",
     "overall_verdict",

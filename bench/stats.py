@@ -1,0 +1,148 @@
+"""Time the statistics of issue 6: slice table with intervals and Bradley-Terry bootstrap.
+
+Run from the repository root: ``python bench/stats.py`` (``--help`` for options). Synthetic
+judgments only; nothing is written to disk and nothing leaves the process. Prints a table, then
+as its very last line one JSON object with ``slice_table_s``, ``bt_bootstrap_s``,
+``report_html_s`` and ``png_warm_s`` (the last two are ``null``: not built yet).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+try:
+    import swapcheck  # noqa: F401
+except ImportError:  # a clean checkout without `pip install -e .`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from _table import print_table  # bench/ is on sys.path when run as a script
+
+from swapcheck.stats import slice_tables
+from swapcheck.stats_decisions import decision_table
+from swapcheck.stats_models import bradley_terry
+
+TARGETS = {"slice_table_s": 1.0, "bt_bootstrap_s": 5.0, "report_html_s": 5.0, "png_warm_s": 0.5}
+NOT_BUILT = "not built yet (issue 6 exports)"
+
+
+def _skewed(rng: np.random.Generator, prefix: str, values: int, rows: int) -> np.ndarray:
+    """``rows`` labels drawn from ``values`` labels with Zipf-like shares (1 / rank)."""
+    shares = 1.0 / np.arange(1, values + 1)
+    labels = np.array([f"{prefix}-{i:03d}" for i in range(values)], dtype=object)
+    return labels[rng.choice(values, size=rows, p=shares / shares.sum())]
+
+
+def judgments(rows: int, slices: tuple[int, ...], seed: int) -> pd.DataFrame:
+    """Synthetic judgments: one column per entry of ``slices`` with that many values."""
+    rng = np.random.default_rng(seed)
+    choices = np.array(["baseline", "candidate", "tie", "both_bad"], dtype=object)
+    frame = pd.DataFrame(
+        {
+            "pair_id": np.arange(rows) // 2,
+            "reviewer": rng.integers(0, 50, size=rows),
+            "choice": choices[rng.choice(4, size=rows, p=[0.4, 0.44, 0.12, 0.04])],
+            "left_role": np.array(["baseline", "candidate"], dtype=object)[
+                rng.integers(0, 2, size=rows)
+            ],
+        }
+    )
+    for i, values in enumerate(slices):
+        frame[f"slice{i}"] = _skewed(rng, f"s{i}", values, rows)
+    return frame
+
+
+def comparisons(rows: int, variants: int, seed: int) -> pd.DataFrame:
+    """Synthetic comparisons between ``variants`` variants with spread-out true ratings."""
+    rng = np.random.default_rng(seed)
+    ratings = np.linspace(900.0, 1100.0, variants)
+    a = rng.integers(0, variants, size=rows)
+    b = (a + rng.integers(1, variants, size=rows)) % variants
+    p_a = 1.0 / (1.0 + 10.0 ** ((ratings[b] - ratings[a]) / 400.0))
+    u = rng.random(rows)
+    winner = np.where(u < 0.1, "tie", np.where(rng.random(rows) < p_a, "a", "b"))
+    names = np.array([f"v{i:02d}" for i in range(variants)], dtype=object)
+    return pd.DataFrame({"variant_a": names[a], "variant_b": names[b], "winner": winner})
+
+
+def best_of(repeat: int, work: Any) -> tuple[float, Any]:
+    """Fastest wall time of ``repeat`` calls of ``work()`` and the last result."""
+    best, result = float("inf"), None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = work()
+        best = min(best, time.perf_counter() - start)
+    return best, result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000, help="judgments (1,000,000)")
+    parser.add_argument(
+        "--slices",
+        type=int,
+        nargs="+",
+        default=[150, 40, 10],
+        help="values per slice column; their sum is the number of slice rows (150 40 10 = 200)",
+    )
+    parser.add_argument("--comparisons", type=int, default=100_000, help="BT comparisons")
+    parser.add_argument("--variants", type=int, default=10, help="BT variants (10)")
+    parser.add_argument("--boot", type=int, default=200, help="BT bootstrap rounds (200)")
+    parser.add_argument("--repeat", type=int, default=3, help="report the fastest of N runs")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+
+    data = judgments(args.rows, tuple(args.slices), args.seed)
+    columns = [c for c in data.columns if c.startswith("slice")]
+
+    def slice_work() -> pd.DataFrame:
+        return decision_table(slice_tables(data, columns))
+
+    slice_s, table = best_of(args.repeat, slice_work)
+    n_slice_rows = int((table["slice"] != "overall").sum())
+
+    comps = comparisons(args.comparisons, args.variants, args.seed)
+    bt_s, ratings = best_of(args.repeat, lambda: bradley_terry(comps, n_boot=args.boot, seed=1))
+
+    result: dict[str, Any] = {
+        "slice_table_s": round(slice_s, 4),
+        "bt_bootstrap_s": round(bt_s, 4),
+        "report_html_s": None,
+        "png_warm_s": None,
+    }
+    rows = [
+        [
+            f"slice table + q-values + colours: {args.rows:,} judgments, {n_slice_rows} slices",
+            f"{slice_s:.3f}",
+            f"{TARGETS['slice_table_s']:.1f}",
+        ],
+        [
+            f"Bradley-Terry + {args.boot} bootstrap rounds: {args.variants} variants, "
+            f"{args.comparisons:,} comparisons ({ratings.attrs['n_boot_failed']} failed)",
+            f"{bt_s:.3f}",
+            f"{TARGETS['bt_bootstrap_s']:.1f}",
+        ],
+        ["HTML sign-off report", f"null: {NOT_BUILT}", f"{TARGETS['report_html_s']:.1f}"],
+        ["PNG export, warm", f"null: {NOT_BUILT}", f"{TARGETS['png_warm_s']:.1f}"],
+    ]
+    print_table(
+        f"swapcheck statistics (fastest of {args.repeat})",
+        ["what", "seconds", "target s"],
+        rows,
+    )
+    timed = {k: v for k, v in result.items() if v is not None}
+    meets = all(v <= TARGETS[k] for k, v in timed.items())
+    print(f"\nmeets targets (measured ones): {meets}; report_html_s, png_warm_s: {NOT_BUILT}")
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
