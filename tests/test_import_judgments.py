@@ -301,3 +301,46 @@ def test_cli_import_judgments(
     assert captured.err.count("rejected: bad_rows.jsonl row ") == 12
     assert main([*bad, "--db", db, "--winner-map", "1=left"]) == 1
     assert "fix: " in capsys.readouterr().err
+
+
+def test_stats_cli_gives_agreement_decisive_rates_and_decisions_for_the_hand_made_file(
+    tmp_store: Store, study: Study, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from swapcheck.cli import main
+
+    import_judgments(tmp_store, THREE_REVIEWERS, study, source_name="round 1")
+    capsys.readouterr()
+    assert main(["stats", "--study", study.name, "--agreement", "--json"]) == 0
+    agreement = json.loads(capsys.readouterr().out)
+    # the same hand counts as the test above: 13 / 24 with ties, 12 / 16 decisive only
+    assert agreement["with_ties"]["agreement"] == pytest.approx(13 / 24, abs=1e-12)
+    assert agreement["without_ties"]["agreement"] == pytest.approx(12 / 16, abs=1e-12)
+    assert agreement["fleiss"]["kappa"] == pytest.approx(17 / 61, abs=1e-12)
+    assert agreement["fleiss"]["n_items"] == 8 and agreement["fleiss"]["n_raters"] == 3
+    cohen = {(c["reviewer_a"], c["reviewer_b"]): c for c in agreement["cohen"]}
+    assert set(cohen) == {("alice", "bob"), ("alice", "judge:carol"), ("bob", "judge:carol")}
+    assert cohen[("alice", "bob")]["kappa"] == pytest.approx(0.4, abs=1e-12)
+    assert all(c["shared_pairs"] == 8 for c in cohen.values())
+    assert main(["stats", "--study", study.name, "--agreement"]) == 0
+    text = capsys.readouterr().out
+    assert "ties included: 0.542 (24 vote pairs on 8 pairs)" in text
+    assert "Cohen's kappa alice / bob: 0.400 (8 shared pairs)" in text
+
+    assert main(["stats", "--study", study.name, "--by", "feature", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    overall = result["overall"]
+    # ties left out: candidate 12, baseline 7 → 12 / 19; chat 6 / 10; json 6 / 9
+    assert overall["win_rate_decisive"] == pytest.approx(12 / 19, abs=1e-12)
+    rows = {r["value"]: r for r in result["slices"]}
+    assert rows["chat"]["win_rate_decisive"] == pytest.approx(6 / 10, abs=1e-12)
+    assert rows["json"]["win_rate_decisive"] == pytest.approx(6 / 9, abs=1e-12)
+    assert overall["decisive_ci_low"] < 12 / 19 < overall["decisive_ci_high"]
+    # The overall row is its own family of one: q = p. Its Wilson interval of 14.5 / 24 is
+    # about (0.41, 0.77): it straddles 0.5 - 0.05, so amber; so are both slices (n = 12).
+    assert overall["q_value"] == pytest.approx(overall["sign_test_p"])
+    assert overall["go"] == "amber" and {r["go"] for r in rows.values()} == {"amber"}
+    assert result["decision"]["verdict"] == "inconclusive"
+    assert result["decision"]["red_slices"] == []
+    assert sorted(result["decision"]["amber_slices"]) == ["feature=chat", "feature=json"]

@@ -164,12 +164,43 @@ def cmd_study_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_agreement(store: Store, study: Any, as_json: bool) -> int:
+    from swapcheck.pipeline import study_agreement
+
+    result = study_agreement(store, study)
+    if as_json:
+        _print_json(result)
+        return 0
+
+    def share(block: dict[str, Any]) -> str:
+        value = block["agreement"]
+        figure = "n/a" if value is None else f"{value:.3f}"
+        return f"{figure} ({block['n_comparisons']} vote pairs on {block['n_items']} pairs)"
+
+    fleiss = result["fleiss"]
+    kappa = "n/a" if fleiss["kappa"] is None else f"{fleiss['kappa']:.3f}"
+    print(f"{study.name}: {result['n_judgments']} judgments by {result['n_reviewers']} reviewers")
+    print(f"  agreement, ties included: {share(result['with_ties'])}")
+    print(f"  agreement, decisive votes only: {share(result['without_ties'])}")
+    print(
+        f"  Fleiss' kappa: {kappa} ({fleiss['n_items']} pairs with {fleiss['n_raters']} votes; "
+        f"{fleiss['n_dropped']} pairs with another vote count left out)"
+    )
+    for c in result["cohen"]:
+        value = "n/a" if c["kappa"] is None else f"{c['kappa']:.3f}"
+        print(f"  Cohen's kappa {c['reviewer_a']} / {c['reviewer_b']}: {value} "
+              f"({c['shared_pairs']} shared pairs)")  # fmt: skip
+    return 0
+
+
 def cmd_stats(args: argparse.Namespace) -> int:
     from swapcheck.pipeline import study_results
     from swapcheck.store.studies import get_study
 
     store = _store(args)
     study = get_study(store, args.study)
+    if args.agreement:
+        return _print_agreement(store, study, args.json)
     result = study_results(store, study, by=args.by or None, min_n=args.min_n)
     if args.json:
         _print_json(result)
@@ -356,6 +387,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--study", required=True)
     p.add_argument("--by", action="append", default=[], help="slice column (repeatable)")
     p.add_argument("--min-n", type=int, default=30)
+    p.add_argument(
+        "--agreement", action="store_true", help="inter-reviewer agreement instead of win rates"
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_stats)
 

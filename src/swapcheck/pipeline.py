@@ -20,7 +20,9 @@ from swapcheck.models import LOGGED_VARIANT, ChatMessages, GenerationJob, Varian
 from swapcheck.providers import make_provider
 from swapcheck.redaction_config import load_redaction_config
 from swapcheck.runs import recover_interrupted_answers, run_variant
-from swapcheck.stats import slice_tables, summarize
+from swapcheck.stats import slice_tables, summarize, wilson_interval
+from swapcheck.stats_agreement import cohens_kappa, fleiss_kappa_report, pairwise_agreement
+from swapcheck.stats_decisions import decision_table, overall_verdict
 from swapcheck.store import Store
 from swapcheck.store.evaluations import run_evaluators
 from swapcheck.store.judgments import judgments_frame
@@ -265,7 +267,71 @@ def study_results(
     result["study"] = study.name
     result["baseline"] = study.baseline_variant
     result["candidate"] = study.candidate_variant
+    result["margin"] = study.margin
+    result["decision"] = None
+    if result["overall"] is not None:
+        decisions = decision_table(slice_tables(frame, columns, min_n=min_n), study.margin)
+        extra = {
+            (row.slice, None if row.slice == "overall" else str(row.value)): (row.q_value, row.go)
+            for row in decisions.itertuples()
+        }
+        for row in [result["overall"], *result["slices"]]:
+            key = (row["slice"], None if row["slice"] == "overall" else str(row["value"]))
+            q_value, go = extra[key]
+            row["q_value"] = None if q_value != q_value else float(q_value)  # NaN -> None
+            row["go"] = go
+            row.update(_decisive_rate(row))
+        verdict = overall_verdict(decisions, study.margin)
+        result["decision"] = {
+            k: verdict[k] for k in ("verdict", "red_slices", "amber_slices", "reason")
+        }
     return result
+
+
+def _decisive_rate(row: dict[str, Any]) -> dict[str, float | None]:
+    """Win rate with ties and both-bad left out (decisive votes only), with its Wilson interval."""
+    wins, losses = int(row["candidate_wins"]), int(row["baseline_wins"])
+    if wins + losses == 0:
+        return {"win_rate_decisive": None, "decisive_ci_low": None, "decisive_ci_high": None}
+    low, high = wilson_interval(wins, wins + losses)
+    return {
+        "win_rate_decisive": wins / (wins + losses),
+        "decisive_ci_low": low,
+        "decisive_ci_high": high,
+    }
+
+
+def study_agreement(store: Store, study: Study) -> dict[str, Any]:
+    """Inter-reviewer agreement of a study's live judgments (JSON-ready; NaN becomes None).
+
+    Pairwise agreement with and without ties, Fleiss' kappa over pairs with the most common
+    number of votes, and Cohen's kappa for every two reviewers who share at least two pairs.
+    """
+    frame = judgments_frame(store, study)
+
+    def plain(value: Any) -> Any:
+        return None if isinstance(value, float) and value != value else value
+
+    cohen = []
+    if not frame.empty:
+        reviewers = sorted(frame["reviewer"].unique())
+        pairs_of = {r: set(frame.loc[frame["reviewer"] == r, "pair_id"]) for r in reviewers}
+        for i, a in enumerate(reviewers):
+            for b in reviewers[i + 1 :]:
+                shared = len(pairs_of[a] & pairs_of[b])
+                if shared >= 2:
+                    kappa = cohens_kappa(frame, a, b)
+                    cohen.append({"reviewer_a": a, "reviewer_b": b, "shared_pairs": shared,
+                                  "kappa": plain(kappa)})  # fmt: skip
+    return {
+        "study": study.name,
+        "n_judgments": int(len(frame)),
+        "n_reviewers": int(frame["reviewer"].nunique()) if not frame.empty else 0,
+        "with_ties": {k: plain(v) for k, v in pairwise_agreement(frame, True).items()},
+        "without_ties": {k: plain(v) for k, v in pairwise_agreement(frame, False).items()},
+        "fleiss": {k: plain(v) for k, v in fleiss_kappa_report(frame).items()},
+        "cohen": cohen,
+    }
 
 
 def study_slice_table(
