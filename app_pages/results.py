@@ -4,11 +4,14 @@ import streamlit as st
 
 from swapcheck.report import to_safe_csv, win_rate_figure
 from swapcheck.stats import position_bias, slice_tables, without_slices
-from swapcheck.stats_decisions import decision_table, overall_verdict
+from swapcheck.stats_agreement import pairwise_agreement
+from swapcheck.stats_decisions import combination_decisions, decision_table, overall_verdict
 from swapcheck.store.evaluations import evaluation_summary
 from swapcheck.store.judgments import judgments_frame
 from swapcheck.ui.auth import require_admin
 from swapcheck.ui.context import choose_study, get_store
+from swapcheck.ui.results_drilldown import go_colour, regressions_and_drilldown
+from swapcheck.ui.results_exports import exports_section
 
 require_admin()
 
@@ -81,7 +84,19 @@ else:
 if shown["reviewer"].str.startswith("demo-reviewer-").any():
     st.caption("Judgments by `demo-reviewer-*` come from the demo's simulated reviewers.")
 
-st.plotly_chart(win_rate_figure(table, margin=study.margin), width="stretch")
+agreement, decisive = pairwise_agreement(shown, True), pairwise_agreement(shown, False)
+if agreement["n_comparisons"]:
+    st.caption(
+        f"Reviewer agreement on pairs judged more than once: {agreement['agreement']:.0%} of "
+        f"vote pairs ({agreement['n_comparisons']}), {decisive['agreement']:.0%} among decisive "
+        "votes; Cohen's and Fleiss' κ: `swapcheck stats --agreement`."
+        if decisive["n_comparisons"]
+        else f"Reviewer agreement: {agreement['agreement']:.0%} of {agreement['n_comparisons']} "
+        "vote pairs."
+    )
+
+figure = win_rate_figure(table, margin=study.margin)
+st.plotly_chart(figure, width="stretch")
 st.subheader("Slice table")
 number = st.column_config.NumberColumn(format="%.3f")
 st.dataframe(
@@ -101,7 +116,7 @@ st.dataframe(
             "both_bad_rate",
             "low_n",
         ]
-    ],
+    ].style.map(go_colour, subset=["go"]),
     hide_index=True,
     column_config={
         c: number
@@ -116,6 +131,19 @@ st.dataframe(
         )
     },
 )
+if len(by) >= 2 and st.toggle("Also combinations of two slice columns", key="combos"):
+    combos = combination_decisions(shown, by, study.margin, min_n=min_n)
+    st.caption(
+        "Every pair of values that occurs (e.g. locale × tier), with q-values from one "
+        "Benjamini-Hochberg family over all these rows."
+    )
+    st.dataframe(
+        combos[
+            ["slice", "value", "n", "win_rate", "ci_low", "ci_high", "go", "q_value", "low_n"]
+        ].style.map(go_colour, subset=["go"]),
+        hide_index=True,
+        column_config={c: number for c in ("win_rate", "ci_low", "ci_high", "q_value")},
+    )
 d1, d2 = st.columns(2)
 d1.download_button(
     "Slice table (CSV)", to_safe_csv(table), file_name="slice-table.csv", mime="text/csv"
@@ -144,3 +172,6 @@ st.dataframe(
     hide_index=True,
     column_config={c: number for c in ("baseline_rate", "candidate_rate", "difference")},
 )
+
+regressions_and_drilldown(store, study, table, shown)
+exports_section(store, study, table, judgments, figure, by, min_n)

@@ -181,6 +181,34 @@ def test_results_page_finds_the_planted_regressions(demo_db: Path) -> None:
     labels = [d.label for d in at.download_button]
     assert "Slice table (CSV)" in labels and "All judgments (CSV)" in labels
 
+    # drill-down: a red slice, its worst pair, that pair's votes unblinded with reviewers
+    drill = at.selectbox(key="drill_slice")
+    red = next(i for i, o in enumerate(drill.options) if "feature=json_extract" in o)
+    drill.select(drill.options[red]).run()
+    assert_no_exception(at)
+    worst = at.dataframe[-2].value
+    assert list(worst.columns[:3]) == ["pair_id", "against", "for"]
+    assert worst["against"].is_monotonic_decreasing and worst["against"].iloc[0] >= 1
+    votes = at.dataframe[-1].value
+    assert {"reviewer", "choice", "left_role", "comment", "undone"} <= set(votes.columns)
+    assert set(votes["choice"]) <= {"baseline", "candidate", "tie", "both_bad"}
+    payload = browser_payload(at)
+    assert "`logged`" in payload and "`sim-candidate`" in payload  # admins see the variants
+    at.toggle(key="combos").set_value(True).run()
+    assert_no_exception(at)
+    assert any("×" in str(v) for d in at.dataframe for v in d.value.get("slice", [])), (
+        "a combination table is shown"
+    )
+
+    # exports: Parquet at once; the report (and chart images, with Chromium) on request
+    labels = [d.label for d in at.download_button]
+    assert "Slice table (Parquet)" in labels and "All judgments (Parquet)" in labels
+    next(b for b in at.button if b.key == "prepare_exports").click().run()
+    assert_no_exception(at)
+    labels = [d.label for d in at.download_button]
+    assert "Sign-off report (HTML)" in labels
+    assert "Chart (PNG)" in labels or any("not available" in w.value for w in at.warning)
+
 
 def test_an_unexpected_failure_shows_a_note_not_a_traceback(demo_db: Path, monkeypatch) -> None:
     import swapcheck.store.sources as sources

@@ -382,6 +382,9 @@ def build_parser() -> argparse.ArgumentParser:
     from swapcheck import cli_import
 
     cli_import.add_parsers(sub, common)
+    from swapcheck import cli_report
+
+    cli_report.add_parsers(sub, common)
 
     p = sub.add_parser("stats", parents=[common], help="win rates by slice")
     p.add_argument("--study", required=True)

@@ -6,6 +6,7 @@ import csv
 import datetime as dt
 import decimal
 import io
+import json
 import numbers
 from typing import Any
 
@@ -222,3 +223,42 @@ def to_safe_csv(df: pd.DataFrame) -> bytes:
     buffer = io.StringIO()
     safe.to_csv(buffer, index=False, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
     return buffer.getvalue().encode("utf-8-sig")
+
+
+def _parquet_object(value: Any) -> Any:
+    """An object cell for Parquet: text neutralised, dicts/lists as JSON text, others kept."""
+    if isinstance(value, dict | list | tuple):
+        return neutralise_cell(json.dumps(value, sort_keys=True, ensure_ascii=False, default=str))
+    return _safe_object(value)
+
+
+def to_safe_parquet(df: pd.DataFrame) -> bytes:
+    """Parquet bytes of ``df`` with the same formula neutralising as :func:`to_safe_csv`.
+
+    Spreadsheets and BI tools import Parquet too, so every text cell and column name that
+    could start a formula gets a leading ``'``. Object columns holding dicts or lists (a
+    judgment's ``criteria``, ``reason_tags``) are written as JSON text; numbers, booleans,
+    timestamps and missing values keep their types. The index is not written.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    safe = df.copy()
+    for col in safe.columns:
+        series = safe[col]
+        if not (
+            pd.api.types.is_object_dtype(series)
+            or pd.api.types.is_string_dtype(series)
+            or isinstance(series.dtype, pd.CategoricalDtype)
+        ):
+            continue
+        cells = series.astype(object).map(_parquet_object)
+        kinds = {type(v) for v in cells if v is not None and not (isinstance(v, float) and v != v)}
+        if len(kinds) > 1:  # mixed text and numbers: one Parquet type, so all as text
+            cells = cells.map(lambda v: v if v is None or isinstance(v, str) else str(v))
+        safe[col] = cells
+    safe.columns = [str(neutralise_cell(str(c))) for c in safe.columns]
+    table = pa.Table.from_pandas(safe, preserve_index=False)
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    return buffer.getvalue()

@@ -145,7 +145,7 @@ def item_for(store: Store, study: Study, pair_id: str, reviewer: str) -> ReviewI
         {"role": str(m.get("role", "user")), "content": m.get("content")} for m in content.messages
     ]
     turns = [
-        {"role": m["role"], "content": _as_text(m["content"])}
+        {"role": m["role"], "content": content_text(m["content"])}
         for m in redactor.redact_messages(shown)
     ]
     system = [t["content"] for t in turns if t["role"] == "system"]
@@ -165,8 +165,8 @@ def item_for(store: Store, study: Study, pair_id: str, reviewer: str) -> ReviewI
     )
 
 
-def _as_text(content: object) -> str:
-    """Redacted message content as one string (text parts joined; nothing else is shown)."""
+def content_text(content: object) -> str:
+    """Message content as one string (text parts joined; nothing else is shown)."""
     if content is None:
         return ""
     if isinstance(content, list):

@@ -798,3 +798,20 @@ def judgments_frame(store: Store, study: Study) -> pd.DataFrame:
     return frame.rename(
         columns={f"slice_{i}": col for i, col in enumerate(study.slice_columns, start=2)}
     )
+
+
+def pair_judgments(store: Store, study: Study, pair_id: str) -> pd.DataFrame:
+    """Every judgment of one pair, undone ones included (flagged), oldest first. Admins only."""
+    with store.cursor() as cur:
+        frame = cur.execute(
+            "SELECT reviewer, choice, left_role, criteria, reason_tags, comment, "
+            "time_on_item_ms, created_at, undone_at IS NOT NULL AS undone "
+            "FROM judgments WHERE study_id = ? AND pair_id = ? "
+            "ORDER BY created_at, judgment_id",
+            [study.study_id, pair_id],
+        ).df()
+    frame["criteria"] = [json.loads(v) if isinstance(v, str) else None for v in frame["criteria"]]
+    frame["reason_tags"] = [
+        json.loads(v) if isinstance(v, str) else [] for v in frame["reason_tags"]
+    ]
+    return frame

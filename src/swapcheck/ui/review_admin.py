@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from swapcheck.evaluators.identity_leak import identity_flags
-from swapcheck.review import reviewer_redactor
+from swapcheck.review import content_text, reviewer_redactor
 from swapcheck.sampling import PromptFilter
 from swapcheck.stats_reviewers import QUALITY_COLUMNS, reviewer_quality
 from swapcheck.store import Store
@@ -144,18 +144,10 @@ def identity_flags_section(store: Store, study: Study) -> None:
     st.dataframe(shown.head(FLAGS_SHOWN), hide_index=True, width="stretch")
 
 
-def _text_of(content: object) -> str:
-    """A message's content as one string (text parts of a multi-part content joined)."""
-    if isinstance(content, list):
-        parts = [p.get("text") if isinstance(p, dict) else p for p in content]
-        return "\n".join(p for p in parts if isinstance(p, str))
-    return "" if content is None else str(content)
-
-
 def _prompt_snippet(messages: list[dict[str, object]], redact: Callable[[str], str]) -> str:
     """The last user turn, redacted, on one line and cut to ``SNIPPET`` characters."""
     users = [m for m in messages if m.get("role") == "user"] or messages
-    text = " ".join(redact(_text_of(users[-1].get("content"))).split()) if users else ""
+    text = " ".join(redact(content_text(users[-1].get("content"))).split()) if users else ""
     return text if len(text) <= SNIPPET else text[: SNIPPET - 1] + "…"
 
 
@@ -189,7 +181,7 @@ def _show_pair_unblinded(store: Store, study: Study, pair_id: str) -> None:
     ]
     for message in redactor.redact_messages(turns):
         st.markdown(f"**{neutralise_markdown(str(message['role']).capitalize())}**")
-        show_untrusted(_text_of(message.get("content")))
+        show_untrusted(content_text(message.get("content")))
     baseline, candidate = st.columns(2, gap="medium")
     for column, title, text in (
         (baseline, f"Baseline · `{study.baseline_variant}`", content.baseline_text),

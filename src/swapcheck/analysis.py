@@ -1,0 +1,409 @@
+"""Everything a sign-off needs, assembled from stored data only (no generation, no review)."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import pandas as pd
+
+from swapcheck.errors import ConfigError, NotFoundError
+from swapcheck.models import VariantConfig, canonical_json
+from swapcheck.stats import MISSING, position_bias, slice_tables
+from swapcheck.stats_agreement import (
+    cohens_kappa,
+    fleiss_kappa_report,
+    pairwise_agreement,
+    position_bias_by_reviewer,
+)
+from swapcheck.stats_decisions import decision_table, overall_verdict, reweighted_win_rate
+from swapcheck.stats_reviewers import reviewer_quality
+from swapcheck.store.connection import Store
+from swapcheck.store.gold import gold_frame
+from swapcheck.store.judgments import judgments_frame, pair_content
+from swapcheck.store.studies import Study, study_sample_frame
+from swapcheck.store.variants import get_variant
+
+WORST_PAIRS = 10
+"""How many of the pairs with the most votes against the candidate the report shows."""
+REDACTED = "[REDACTED]"
+_HASHED_JUDGMENT_COLUMNS: tuple[str, ...] = (
+    "judgment_id",
+    "pair_id",
+    "prompt_id",
+    "reviewer",
+    "left_role",
+    "choice",
+    "comment",
+    "time_on_item_ms",
+    "created_at",
+    "criteria",
+    "reason_tags",
+)
+
+
+@dataclass(frozen=True)
+class WorstPair:
+    """One pair the candidate lost most often, with its redacted prompt and both answers."""
+
+    pair_id: str
+    slices: dict[str, str]
+    votes_against: int
+    votes_for: int
+    votes_other: int
+    messages: list[dict[str, str]]
+    baseline_text: str
+    candidate_text: str
+    comments: list[str]
+
+
+@dataclass(frozen=True)
+class StudyAnalysis:
+    """The frozen facts of one study's sign-off (see ``analyse_study``)."""
+
+    study: Study
+    by: tuple[str, ...]
+    min_n: int
+    n_judgments: int
+    n_reviewers: int
+    verdict: dict[str, Any]
+    decisions: pd.DataFrame
+    reweighted: dict[str, Any] | None
+    agreement: dict[str, Any]
+    position_bias: dict[str, Any]
+    position_bias_by_reviewer: pd.DataFrame
+    roster: pd.DataFrame
+    variants: list[dict[str, Any]]
+    sample_design: dict[str, Any]
+    worst_pairs: list[WorstPair] = field(default_factory=list)
+    data_hash: str = ""
+
+    @property
+    def overall(self) -> pd.Series | None:
+        """The overall row of the decision table (None when there are no judgments)."""
+        rows = self.decisions[self.decisions["slice"] == "overall"]
+        return None if rows.empty else rows.iloc[0]
+
+
+def safe_variant_config(variant: VariantConfig) -> dict[str, Any]:
+    """A variant's exact configuration for a report, with nothing secret in it.
+
+    Only the *name* of the key's environment variable is stored with a variant; still, a
+    parameter named like a credential or shaped like a key, and a user:password or query
+    string in ``base_url``, are replaced by ``[REDACTED]``.
+    """
+    from swapcheck.variants_toml import looks_like_secret_name, looks_like_secret_value
+
+    def clean(value: Any, key: str = "") -> Any:
+        if key and looks_like_secret_name(key):
+            return REDACTED
+        if isinstance(value, dict):
+            return {str(k): clean(v, str(k)) for k, v in sorted(value.items())}
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        if isinstance(value, str) and looks_like_secret_value(value):
+            return REDACTED
+        return value
+
+    base_url = variant.base_url
+    if base_url:
+        parts = urlsplit(base_url)
+        host = parts.hostname or ""
+        netloc = f"{host}:{parts.port}" if parts.port else host
+        had_secret = "@" in parts.netloc or parts.query
+        base_url = urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+        if had_secret:
+            base_url += f" ({REDACTED} credentials)"
+    return {
+        "name": variant.name,
+        "provider": variant.provider,
+        "model": variant.model,
+        "base_url": clean(base_url) if base_url else None,
+        "api_key_env": variant.api_key_env,
+        "params": clean(dict(variant.params)),
+        "system_prompt": clean(variant.system_prompt),
+        "price_input_per_mtok": variant.price_input_per_mtok,
+        "price_output_per_mtok": variant.price_output_per_mtok,
+        "max_concurrency": variant.max_concurrency,
+        "requests_per_minute": variant.requests_per_minute,
+        "tokens_per_minute": variant.tokens_per_minute,
+    }
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-stable form of one stored cell (timestamps as ISO text, NaN/NA as None)."""
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    if isinstance(value, dict | list):
+        return value
+    if hasattr(value, "item"):
+        value = value.item()
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if pd.api.types.is_scalar(value) and pd.isna(value):
+        return None
+    return value
+
+
+def _answers(store: Store, study: Study) -> list[tuple[str, str, str | None, str | None]]:
+    """(prompt_id, variant, text, error) of both variants over the study's prompts, sorted."""
+    with store.cursor() as cur:
+        return cur.execute(
+            "SELECT r.prompt_id, r.variant, r.text, r.error FROM responses r "
+            "WHERE r.variant IN (?, ?) AND r.prompt_id IN "
+            "(SELECT prompt_id FROM pairs WHERE study_id = ?) "
+            "ORDER BY r.prompt_id, r.variant",
+            [study.baseline_variant, study.candidate_variant, study.study_id],
+        ).fetchall()
+
+
+def data_hash(
+    store: Store, study: Study, judgments: pd.DataFrame, variants: list[dict[str, Any]]
+) -> str:
+    """sha256 over the study's identity, live judgments, answers and variant configs.
+
+    Canonical order: judgments by ``judgment_id``, answers by (prompt_id, variant), variants by
+    name; each record is canonical JSON on its own line. Same stored data, same hash; any new,
+    undone or changed judgment or answer, or a changed variant, gives another hash.
+    """
+    digest = hashlib.sha256()
+
+    def line(record: Any) -> None:
+        digest.update(canonical_json(record).encode("utf-8"))
+        digest.update(b"\n")
+
+    line(
+        {
+            "study_id": study.study_id,
+            "baseline": study.baseline_variant,
+            "candidate": study.candidate_variant,
+        }
+    )
+    cols = [c for c in _HASHED_JUDGMENT_COLUMNS if c in judgments.columns]
+    ordered = judgments.sort_values("judgment_id") if len(judgments) else judgments
+    for record in ordered[cols].itertuples(index=False, name=None):
+        line(["judgment", *(_plain(v) for v in record)])
+    for answer in _answers(store, study):
+        line(["answer", *answer])
+    for variant in sorted(variants, key=lambda v: v["name"]):
+        line(["variant", variant])
+    return digest.hexdigest()
+
+
+def _agreement(judgments: pd.DataFrame) -> dict[str, Any]:
+    reviewers = sorted(judgments["reviewer"].astype(str).unique()) if len(judgments) else []
+    with_ties = pairwise_agreement(judgments)
+    without_ties = pairwise_agreement(judgments, include_ties=False)
+    result: dict[str, Any] = {
+        "n_reviewers": len(reviewers),
+        "with_ties": with_ties,
+        "without_ties": without_ties,
+        "kappa_kind": None,
+        "kappa": math.nan,
+    }
+    if len(reviewers) == 2:
+        result["kappa_kind"] = "Cohen"
+        try:
+            result["kappa"] = cohens_kappa(judgments, reviewers[0], reviewers[1])
+        except ValueError:  # a reviewer judged a pair twice (imported data): not defined
+            result["kappa"] = math.nan
+    elif len(reviewers) > 2:
+        report = fleiss_kappa_report(judgments)
+        result["kappa_kind"] = "Fleiss"
+        result["kappa"] = report["kappa"]
+        result["fleiss"] = report
+    return result
+
+
+def _reweighted(store: Store, study: Study, judgments: pd.DataFrame) -> dict[str, Any] | None:
+    """Win rate weighted to the traffic mix, when the pairs' traffic weights differ."""
+    if judgments.empty:
+        return None
+    sample = study_sample_frame(store, study)
+    traffic = sample["weight"].astype(float) / sample["inclusion_probability"].astype(float)
+    weights = dict(zip(sample["pair_id"], traffic, strict=True))
+    if len(set(weights.values())) <= 1:
+        return None
+    frame = judgments.assign(traffic_weight=judgments["pair_id"].map(weights).astype(float))
+    frame = frame[frame["traffic_weight"].notna()]
+    return reweighted_win_rate(frame, "traffic_weight")
+
+
+def _sample_design(store: Store, study: Study) -> dict[str, Any]:
+    population = study.population
+    sample = study_sample_frame(store, study)
+    design: dict[str, Any] = {
+        "pairs": len(sample),
+        "sources": list(study.source_ids),
+        "slice_columns": list(study.slice_columns),
+        "overlap": study.overlap,
+        "margin": study.margin,
+        "slice_minimum": study.slice_minimum,
+    }
+    if population is None:
+        design["kind"] = "every prompt of the sources (inclusion probability 1)"
+        return design
+    design["kind"] = "filtered and stratified sample"
+    design["filter"] = population.get("filter")
+    design["plan"] = population.get("plan")
+    design["population_size"] = population.get("population_size")
+    design["population_log_rows"] = population.get("population_log_rows")
+    design["sample_size"] = population.get("sample_size")
+    design["strata"] = population.get("strata", [])
+    return design
+
+
+def _roster(store: Store, study: Study, judgments: pd.DataFrame) -> pd.DataFrame:
+    roster = reviewer_quality(judgments, gold_frame(store, study))
+    if roster.empty:
+        return roster
+    kinds = (
+        roster["reviewer"].astype(str).map(lambda r: "judge" if r.startswith("judge:") else "human")
+    )
+    roster.insert(1, "kind", kinds)
+    return roster
+
+
+def _message_text(content: Any) -> str:
+    """Message content as one string: text parts joined, anything else left out."""
+    if content is None:
+        return ""
+    if isinstance(content, list):
+        texts = [p.get("text") if isinstance(p, dict) else p for p in content]
+        return "\n".join(t for t in texts if isinstance(t, str))
+    return str(content)
+
+
+def _worst_pairs(
+    store: Store, study: Study, judgments: pd.DataFrame, decisions: pd.DataFrame, limit: int
+) -> list[WorstPair]:
+    """Pairs of red/amber slices with the most votes against the candidate."""
+    from swapcheck.redaction_config import redactor_for
+
+    flagged = decisions[(decisions["slice"] != "overall") & decisions["go"].isin(["red", "amber"])]
+    if judgments.empty or flagged.empty:
+        return []
+    in_flagged = pd.Series(False, index=judgments.index)
+    for row in flagged.itertuples():
+        values = judgments[row.slice].astype(object)
+        in_flagged |= values.where(values.notna(), MISSING).map(str) == row.value
+    chosen = judgments[in_flagged]
+    choice = chosen["choice"].astype(str)
+    tally = (
+        pd.DataFrame(
+            {
+                "pair_id": chosen["pair_id"].astype(str),
+                "against": (choice == "baseline").astype(int),
+                "pro": (choice == "candidate").astype(int),
+                "other": (~choice.isin(["baseline", "candidate"])).astype(int),
+            }
+        )
+        .groupby("pair_id", sort=True)
+        .sum()
+        .reset_index()
+    )
+    tally = tally[tally["against"] > 0].sort_values(
+        ["against", "pro", "pair_id"], ascending=[False, True, True]
+    )
+    redactor = redactor_for(store)
+    worst: list[WorstPair] = []
+    for row in tally.head(limit).itertuples(index=False):
+        pair_id = str(row.pair_id)
+        votes = judgments[judgments["pair_id"].astype(str) == pair_id]
+        first = votes.iloc[0]
+        try:
+            content = pair_content(store, study, pair_id)
+        except NotFoundError:  # an answer was removed since it was judged: nothing to show
+            continue
+        shown = [
+            {"role": str(m.get("role", "user")), "content": m.get("content")}
+            for m in content.messages
+        ]
+        messages = [
+            {"role": str(m["role"]), "content": _message_text(m["content"])}
+            for m in redactor.redact_messages(shown)
+        ]
+        comments = [str(c) for c in votes["comment"] if isinstance(c, str) and c.strip()]
+        worst.append(
+            WorstPair(
+                pair_id=pair_id,
+                slices={
+                    c: str(first[c]) if pd.notna(first[c]) else MISSING for c in study.slice_columns
+                },
+                votes_against=int(row.against),
+                votes_for=int(row.pro),
+                votes_other=int(row.other),
+                messages=messages,
+                baseline_text=redactor.redact(content.baseline_text or ""),
+                candidate_text=redactor.redact(content.candidate_text or ""),
+                comments=[redactor.redact(c) for c in comments],
+            )
+        )
+    return worst
+
+
+def analyse_study(
+    store: Store, study: Study, by: list[str] | None = None, min_n: int = 30
+) -> StudyAnalysis:
+    """Assemble a study's sign-off from stored data only: nothing is generated or re-judged.
+
+    ``by`` picks the slice columns (default: all of the study's); ``min_n`` flags thin slices.
+    """
+    columns = tuple(by) if by else tuple(study.slice_columns)
+    unknown = [c for c in columns if c not in study.slice_columns]
+    if unknown:
+        raise ConfigError(
+            f"{', '.join(unknown)} is not a slice column of study {study.name!r}.",
+            f"Use one of: {', '.join(study.slice_columns) or 'none'}.",
+        )
+    judgments = judgments_frame(store, study)
+    variants = [safe_variant_config(get_variant(store, n)) for n in study.variants]
+    table = slice_tables(judgments, list(columns), min_n=min_n)
+    decisions = decision_table(table, margin=study.margin) if len(table) else table
+    if len(table):
+        verdict = overall_verdict(decisions, margin=study.margin)
+    else:
+        verdict = {
+            "verdict": "inconclusive",
+            "red_slices": [],
+            "amber_slices": [],
+            "reason": "Inconclusive: no judgments yet.",
+        }
+    if "go" not in decisions.columns:
+        decisions = decisions.assign(go=pd.Series(dtype=object), q_value=pd.Series(dtype=float))
+    bias = position_bias(judgments) if len(judgments) else {"n_decisive": 0}
+    return StudyAnalysis(
+        study=study,
+        by=columns,
+        min_n=min_n,
+        n_judgments=int(len(judgments)),
+        n_reviewers=int(judgments["reviewer"].nunique()) if len(judgments) else 0,
+        verdict=verdict,
+        decisions=decisions,
+        reweighted=_reweighted(store, study, judgments),
+        agreement=_agreement(judgments),
+        position_bias=bias,
+        position_bias_by_reviewer=position_bias_by_reviewer(judgments)
+        if len(judgments)
+        else pd.DataFrame(),
+        roster=_roster(store, study, judgments),
+        variants=variants,
+        sample_design=_sample_design(store, study),
+        worst_pairs=_worst_pairs(store, study, judgments, decisions, WORST_PAIRS),
+        data_hash=data_hash(store, study, judgments, variants),
+    )
+
+
+def analysis_summary(analysis: StudyAnalysis) -> dict[str, Any]:
+    """A JSON-ready digest (study, verdict, hash, counts) for the CLI."""
+    return {
+        "study": analysis.study.name,
+        "verdict": str(analysis.verdict["verdict"]),
+        "data_hash": analysis.data_hash,
+        "judgments": analysis.n_judgments,
+        "reviewers": analysis.n_reviewers,
+        "worst_pairs": len(analysis.worst_pairs),
+    }
