@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from swapcheck.analysis import length_controlled, traffic_reweighted
 from swapcheck.report import to_safe_csv, win_rate_figure
 from swapcheck.stats import position_bias, slice_tables, without_slices
 from swapcheck.stats_agreement import pairwise_agreement
@@ -84,6 +85,23 @@ else:
 if shown["reviewer"].str.startswith("demo-reviewer-").any():
     st.caption("Judgments by `demo-reviewer-*` come from the demo's simulated reviewers.")
 
+adjusted = []
+reweighted = traffic_reweighted(store, study, shown)
+if reweighted:
+    adjusted.append(
+        f"re-weighted to the traffic mix **{reweighted['win_rate']:.1%}** "
+        f"({reweighted['ci_low']:.0%}–{reweighted['ci_high']:.0%}, effective n "
+        f"{reweighted['n_eff']:.0f})"
+    )
+at_equal_length = length_controlled(store, study, shown)
+if at_equal_length and at_equal_length["win_rate"] == at_equal_length["win_rate"]:
+    adjusted.append(
+        f"at equal answer length **{at_equal_length['win_rate']:.1%}** "
+        f"({at_equal_length['ci_low']:.0%}–{at_equal_length['ci_high']:.0%}; a gap to the raw "
+        "rate means length, not content, drives the preference)"
+    )
+if adjusted:
+    st.caption("Candidate win rate " + "; ".join(adjusted) + ".")
 agreement, decisive = pairwise_agreement(shown, True), pairwise_agreement(shown, False)
 if agreement["n_comparisons"]:
     st.caption(

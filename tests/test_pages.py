@@ -178,6 +178,8 @@ def test_results_page_finds_the_planted_regressions(demo_db: Path) -> None:
         "q_value",
     } <= set(table.columns)
     assert at.get("plotly_chart"), "the win-rate chart is rendered"
+    adjusted = " ".join(c.value for c in at.caption)
+    assert "at equal answer length" in adjusted and "re-weighted to the traffic mix" in adjusted
     labels = [d.label for d in at.download_button]
     assert "Slice table (CSV)" in labels and "All judgments (CSV)" in labels
 

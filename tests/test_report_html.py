@@ -179,6 +179,7 @@ def test_report_holds_every_section(tmp_store: Store, study: Study) -> None:
     assert all(p.votes_against == 3 for p in analysis.worst_pairs)
     assert page.count('class="pair"') == 10
     assert 'id="reweighted"' not in page  # every prompt has the same weight
+    assert 'id="length-controlled"' in page and "At equal answer length" in page
 
 
 def test_untrusted_text_is_escaped(tmp_store: Store, study: Study) -> None:

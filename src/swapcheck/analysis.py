@@ -20,10 +20,12 @@ from swapcheck.stats_agreement import (
     position_bias_by_reviewer,
 )
 from swapcheck.stats_decisions import decision_table, overall_verdict, reweighted_win_rate
+from swapcheck.stats_models import length_controlled_win_rate
 from swapcheck.stats_reviewers import reviewer_quality
 from swapcheck.store.connection import Store
 from swapcheck.store.gold import gold_frame
 from swapcheck.store.judgments import judgments_frame, pair_content
+from swapcheck.store.responses import answer_lengths
 from swapcheck.store.studies import Study, study_sample_frame
 from swapcheck.store.variants import get_variant
 
@@ -80,6 +82,8 @@ class StudyAnalysis:
     sample_design: dict[str, Any]
     worst_pairs: list[WorstPair] = field(default_factory=list)
     data_hash: str = ""
+    length_controlled: dict[str, Any] | None = None
+    """Win rate at equal answer length (``stats_models.length_controlled_win_rate``)."""
 
     @property
     def overall(self) -> pd.Series | None:
@@ -218,7 +222,9 @@ def _agreement(judgments: pd.DataFrame) -> dict[str, Any]:
     return result
 
 
-def _reweighted(store: Store, study: Study, judgments: pd.DataFrame) -> dict[str, Any] | None:
+def traffic_reweighted(
+    store: Store, study: Study, judgments: pd.DataFrame
+) -> dict[str, Any] | None:
     """Win rate weighted to the traffic mix, when the pairs' traffic weights differ."""
     if judgments.empty:
         return None
@@ -230,6 +236,23 @@ def _reweighted(store: Store, study: Study, judgments: pd.DataFrame) -> dict[str
     frame = judgments.assign(traffic_weight=judgments["pair_id"].map(weights).astype(float))
     frame = frame[frame["traffic_weight"].notna()]
     return reweighted_win_rate(frame, "traffic_weight")
+
+
+def length_controlled(store: Store, study: Study, judgments: pd.DataFrame) -> dict[str, Any] | None:
+    """The candidate's win rate at zero length difference, beside the raw one (None if empty)."""
+    if judgments.empty or "prompt_id" not in judgments.columns:
+        return None
+    lengths = answer_lengths(store, study.variants, list(judgments["prompt_id"].unique()))
+    by_variant = {
+        variant: dict(zip(group["prompt_id"], group["length"], strict=True))
+        for variant, group in lengths.groupby("variant")
+    }
+    baseline = judgments["prompt_id"].map(by_variant.get(study.baseline_variant, {}))
+    candidate = judgments["prompt_id"].map(by_variant.get(study.candidate_variant, {}))
+    result = length_controlled_win_rate(
+        judgments, baseline.astype(float).to_numpy(), candidate.astype(float).to_numpy()
+    )
+    return result if result["n"] else None
 
 
 def _sample_design(store: Store, study: Study) -> dict[str, Any]:
@@ -383,7 +406,8 @@ def analyse_study(
         n_reviewers=int(judgments["reviewer"].nunique()) if len(judgments) else 0,
         verdict=verdict,
         decisions=decisions,
-        reweighted=_reweighted(store, study, judgments),
+        reweighted=traffic_reweighted(store, study, judgments),
+        length_controlled=length_controlled(store, study, judgments),
         agreement=_agreement(judgments),
         position_bias=bias,
         position_bias_by_reviewer=position_bias_by_reviewer(judgments)

@@ -234,6 +234,14 @@ def _verdict(analysis: StudyAnalysis, chart: str) -> str:
             f"{_pct(r['ci_high'])}, effective n {r['n_eff']:.0f}; unweighted "
             f"{_pct(r['unweighted_win_rate'])}).</p>"
         )
+    lc = analysis.length_controlled
+    if lc and not _is_missing(lc.get("win_rate")):
+        reweighted += (
+            '<p id="length-controlled">At equal answer length (logistic model of the preference '
+            f"on the log length difference): <b>{_pct(lc['win_rate'])}</b> (95% CI "
+            f"{_pct(lc['ci_low'])} – {_pct(lc['ci_high'])}; raw {_pct(lc['raw_win_rate'])}, "
+            f"n {lc['n']}). A large gap means length, not content, drives the preference.</p>"
+        )
     boxes = "".join(
         f'<div class="metric">{_e(label)}<b>{_e(value)}</b></div>' for label, value in metrics
     )

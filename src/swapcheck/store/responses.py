@@ -122,3 +122,17 @@ def request_bodies(
             "AND r.request_body IS NOT NULL ORDER BY r.created_at DESC, r.prompt_id LIMIT ?",
             [list(prompt_ids), variant, limit],
         ).df()
+
+
+def answer_lengths(
+    store: Store, variants: Sequence[str], prompt_ids: Sequence[str]
+) -> pd.DataFrame:
+    """Character length of each stored successful answer: ``prompt_id, variant, length``."""
+    with store.cursor() as cur:
+        return cur.execute(
+            "WITH ids AS (SELECT DISTINCT unnest(?::VARCHAR[]) AS prompt_id) "
+            "SELECT r.prompt_id, r.variant, length(r.text) AS length FROM ids "
+            "JOIN responses r USING (prompt_id) WHERE list_contains(?, r.variant) "
+            "AND r.error IS NULL AND r.text IS NOT NULL",
+            [list(prompt_ids), list(variants)],
+        ).df()
