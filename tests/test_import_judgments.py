@@ -344,3 +344,27 @@ def test_stats_cli_gives_agreement_decisive_rates_and_decisions_for_the_hand_mad
     assert result["decision"]["verdict"] == "inconclusive"
     assert result["decision"]["red_slices"] == []
     assert sorted(result["decision"]["amber_slices"]) == ["feature=chat", "feature=json"]
+
+
+def test_majority_vote_counts_each_pair_once(
+    tmp_store: Store, study: Study, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from swapcheck.cli import main
+
+    import_judgments(tmp_store, THREE_REVIEWERS, study, source_name="round 1")
+    capsys.readouterr()
+    assert main(["stats", "--study", study.name, "--by", "feature", "--majority", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    # Majority per prompt (alice, bob, carol): r0 CCC→C, r1 CBC→C, r2 BBB→B, r3 TTC→T,
+    # r4 CCT→C, r5 BCB→B, r6 TBX→split→tie, r7 CCC→C. Overall C4 B2 T2 → (4 + 1) / 8;
+    # chat r0-r3 C2 B1 T1 → 2.5 / 4; json r4-r7 C2 B1 T1 → 2.5 / 4.
+    assert result["aggregation"] == "majority vote per pair"
+    overall = result["overall"]
+    assert (overall["n"], overall["candidate_wins"], overall["baseline_wins"]) == (8, 4, 2)
+    assert overall["ties"] == 2 and overall["win_rate"] == pytest.approx(5 / 8, abs=1e-12)
+    rows = {r["value"]: r for r in result["slices"]}
+    assert rows["chat"]["n"] == rows["json"]["n"] == 4
+    assert rows["chat"]["win_rate"] == rows["json"]["win_rate"] == pytest.approx(0.625)
+    assert result["n_judgments"] == 8

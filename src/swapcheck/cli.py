@@ -201,7 +201,9 @@ def cmd_stats(args: argparse.Namespace) -> int:
     study = get_study(store, args.study)
     if args.agreement:
         return _print_agreement(store, study, args.json)
-    result = study_results(store, study, by=args.by or None, min_n=args.min_n)
+    result = study_results(
+        store, study, by=args.by or None, min_n=args.min_n, majority=args.majority
+    )
     if args.json:
         _print_json(result)
         return 0
@@ -392,6 +394,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-n", type=int, default=30)
     p.add_argument(
         "--agreement", action="store_true", help="inter-reviewer agreement instead of win rates"
+    )
+    p.add_argument(
+        "--majority",
+        action="store_true",
+        help="count each pair once, by its reviewers' majority vote (a split counts as a tie)",
     )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_stats)

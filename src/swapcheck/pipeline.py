@@ -21,7 +21,12 @@ from swapcheck.providers import make_provider
 from swapcheck.redaction_config import load_redaction_config
 from swapcheck.runs import recover_interrupted_answers, run_variant
 from swapcheck.stats import slice_tables, summarize, wilson_interval
-from swapcheck.stats_agreement import cohens_kappa, fleiss_kappa_report, pairwise_agreement
+from swapcheck.stats_agreement import (
+    cohens_kappa,
+    fleiss_kappa_report,
+    majority_vote,
+    pairwise_agreement,
+)
 from swapcheck.stats_decisions import decision_table, overall_verdict
 from swapcheck.store import Store
 from swapcheck.store.evaluations import run_evaluators
@@ -252,10 +257,26 @@ def generate_study_batch(
 
 
 def study_results(
-    store: Store, study: Study, by: list[str] | None = None, min_n: int = 30
+    store: Store,
+    study: Study,
+    by: list[str] | None = None,
+    min_n: int = 30,
+    *,
+    majority: bool = False,
 ) -> dict[str, Any]:
-    """JSON-ready results of a study: overall and per-slice win rates with intervals."""
+    """JSON-ready results of a study: overall and per-slice win rates with intervals.
+
+    With ``majority`` each pair counts once, with its reviewers' majority choice (a split
+    vote counts as a tie); ``n`` is then the number of pairs.
+    """
     frame = judgments_frame(store, study)
+    if majority and not frame.empty:
+        per_pair = frame.drop_duplicates("pair_id").set_index("pair_id")
+        voted = majority_vote(frame)
+        slices = per_pair.loc[voted["pair_id"], list(study.slice_columns)].reset_index(drop=True)
+        frame = pd.concat([voted[["pair_id", "choice"]], slices], axis=1).assign(
+            reviewer="majority"
+        )
     columns = list(by) if by else list(study.slice_columns)
     unknown = [c for c in columns if c not in study.slice_columns]
     if unknown:
@@ -268,6 +289,7 @@ def study_results(
     result["baseline"] = study.baseline_variant
     result["candidate"] = study.candidate_variant
     result["margin"] = study.margin
+    result["aggregation"] = "majority vote per pair" if majority else "every judgment"
     result["decision"] = None
     if result["overall"] is not None:
         decisions = decision_table(slice_tables(frame, columns, min_n=min_n), study.margin)
