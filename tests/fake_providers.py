@@ -187,7 +187,7 @@ class AzureHandler(OpenAIHandler):
 
 
 class FakeAnthropicServer(FakeOpenAIServer):
-    """``base_url`` is the API root (``http://127.0.0.1:PORT``), like ``api.anthropic.com``."""
+    """``base_url`` is the API root (``http://127.0.0.1:PORT``), like the real API's root."""
 
     handler_class = AnthropicHandler
 

@@ -434,7 +434,7 @@ def test_wrong_key_is_redacted_and_no_key_reaches_the_store(
 def test_missing_key_for_a_remote_url_is_a_config_error_naming_the_variable(
     tmp_store: Store, provider: str
 ) -> None:
-    remote = "https://api.openai.com/v1" if provider == "openai" else "https://api.anthropic.com"
+    remote = "https://llm.example.invalid/v1"  # not local, so a key is required; never contacted
     variant = VariantConfig(
         name="remote",
         provider=provider,

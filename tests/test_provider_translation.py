@@ -15,6 +15,7 @@ from swapcheck.providers import make_provider, provider_names
 from swapcheck.providers.anthropic import DEFAULT_MAX_TOKENS, AnthropicProvider
 from swapcheck.providers.azure_openai import DEFAULT_API_VERSION, AzureOpenAIProvider
 from swapcheck.providers.base import Completion, RateLimitInfo
+from swapcheck.providers.gemini import DEFAULT_BASE_URL as GEMINI_DEFAULT_BASE_URL
 from swapcheck.providers.gemini import GeminiProvider
 from swapcheck.providers.http_common import parse_go_duration, parse_reset, rate_limit_info
 from swapcheck.providers.openai_chat import OpenAIChatProvider
@@ -76,10 +77,10 @@ def test_openai_passes_every_param_and_model_messages_win() -> None:
 def test_azure_body_url_and_api_version() -> None:
     params = {"temperature": 0, "seed": 5, "api_version": "2025-01-01-preview", "messages": []}
     provider = AzureOpenAIProvider(
-        variant("azure_openai", model="my gpt/4o", base_url="https://res.openai.azure.com/openai/")
+        variant("azure_openai", model="my gpt/4o", base_url="https://res.example.invalid/openai/")
     )
     assert provider.url == (
-        "https://res.openai.azure.com/openai/deployments/my%20gpt%2F4o/chat/completions"
+        "https://res.example.invalid/openai/deployments/my%20gpt%2F4o/chat/completions"
         f"?api-version={DEFAULT_API_VERSION}"
     )
     provider = AzureOpenAIProvider(variant("azure_openai", params=params))
@@ -93,7 +94,7 @@ def test_azure_body_url_and_api_version() -> None:
 def test_azure_needs_endpoint_and_names_its_key_variable() -> None:
     with pytest.raises(ConfigError, match="base_url") as info:
         AzureOpenAIProvider(variant("azure_openai", base_url=None))
-    assert "openai.azure.com" in (info.value.fix or "")
+    assert "resource endpoint" in (info.value.fix or "")
     with pytest.raises(ConfigError, match="AZURE_OPENAI_API_KEY"):
         AzureOpenAIProvider(variant("azure_openai", api_key_env=None))
 
@@ -258,9 +259,7 @@ def test_gemini_generation_config_and_native_params() -> None:
 
 def test_gemini_url_and_key_variables(monkeypatch: pytest.MonkeyPatch) -> None:
     provider = GeminiProvider(variant("gemini", base_url=None, model="models/gemini-2.0-flash"))
-    assert provider.url == (
-        "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.0-flash:generateContent"
-    )
+    assert provider.url == f"{GEMINI_DEFAULT_BASE_URL}/models/gemini-2.0-flash:generateContent"
     with pytest.raises(ConfigError, match="GEMINI_API_KEY or GOOGLE_API_KEY") as info:
         GeminiProvider(variant("gemini", api_key_env=None))
     assert "GEMINI_API_KEY" in (info.value.fix or "")

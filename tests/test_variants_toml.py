@@ -311,7 +311,7 @@ def test_names_of_limits_and_key_variables_are_not_secrets() -> None:
     for name in ("max_tokens", "tokens_per_minute", "api_key_env", "top_k", "max_output_tokens"):
         assert not looks_like_secret_name(name), name
     assert not looks_like_secret_value("gpt-4o-mini-2024-07-18")
-    assert not looks_like_secret_value("https://api.openai.com/v1")
+    assert not looks_like_secret_value("https://llm.example.invalid/v1")
 
 
 def test_form_and_cli_use_the_same_checks() -> None:
