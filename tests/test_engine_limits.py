@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from swapcheck.errors import ConfigError, RetryableProviderError
-from swapcheck.generate import GenerationSettings, generate
+from swapcheck.generate import generate
 from swapcheck.http_pool import ShardedClientPool
 from swapcheck.models import ChatMessages, GenerationJob, ResponseRecord, VariantConfig
 from swapcheck.providers import Completion, make_provider
@@ -26,16 +26,7 @@ from swapcheck.rate_limits import (
     exhausted_quota_wait,
 )
 from tests.fault_server import FaultServer
-
-FAST = GenerationSettings(
-    concurrency=4,
-    max_retries=3,
-    timeout_s=5.0,
-    backoff_base_s=0.01,
-    backoff_cap_s=0.05,
-    flush_every=5,
-    flush_interval_s=0.05,
-)
+from tests.test_generate import FAST
 
 
 class FakeClock:

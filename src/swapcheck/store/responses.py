@@ -11,6 +11,9 @@ import pandas as pd
 from swapcheck.models import ChatMessages, GenerationJob, ResponseRecord, VariantConfig
 from swapcheck.store.connection import Store, first_row
 
+_IDS = "WITH ids AS (SELECT DISTINCT unnest(?::VARCHAR[]) AS prompt_id) "
+"""The prompt ids of a query's first parameter, as table ``ids``."""
+
 _FIELDS = (
     "prompt_id",
     "variant",
@@ -63,8 +66,7 @@ def pending_jobs(
         return []
     with store.cursor() as cur:
         rows = cur.execute(
-            "WITH ids AS (SELECT DISTINCT unnest(?::VARCHAR[]) AS prompt_id) "
-            "SELECT p.prompt_id, p.messages, r.request_hash, r.error, r.text "
+            _IDS + "SELECT p.prompt_id, p.messages, r.request_hash, r.error, r.text "
             "FROM ids JOIN prompts p USING (prompt_id) LEFT JOIN responses r "
             "  ON r.prompt_id = p.prompt_id AND r.variant = ? "
             "ORDER BY p.prompt_id",
@@ -86,8 +88,7 @@ def response_status(store: Store, variant: str, prompt_ids: Sequence[str]) -> di
     with store.cursor() as cur:
         ok, failed = first_row(
             cur.execute(
-                "WITH ids AS (SELECT DISTINCT unnest(?::VARCHAR[]) AS prompt_id) "
-                "SELECT count(*) FILTER (WHERE error IS NULL AND text IS NOT NULL), "
+                _IDS + "SELECT count(*) FILTER (WHERE error IS NULL AND text IS NOT NULL), "
                 "count(*) FILTER (WHERE error IS NOT NULL) "
                 "FROM ids JOIN responses r USING (prompt_id) WHERE r.variant = ?",
                 [list(prompt_ids), variant],
@@ -102,8 +103,7 @@ def failures(
 ) -> pd.DataFrame:
     with store.cursor() as cur:
         return cur.execute(
-            "WITH ids AS (SELECT DISTINCT unnest(?::VARCHAR[]) AS prompt_id) "
-            "SELECT r.prompt_id, r.error, r.attempts, r.created_at FROM ids "
+            _IDS + "SELECT r.prompt_id, r.error, r.attempts, r.created_at FROM ids "
             "JOIN responses r USING (prompt_id) WHERE r.variant = ? AND r.error IS NOT NULL "
             "ORDER BY r.created_at DESC LIMIT ?",
             [list(prompt_ids), variant, limit],
@@ -116,8 +116,7 @@ def request_bodies(
     """The exact bodies last sent for these prompts (audit; they never hold a secret)."""
     with store.cursor() as cur:
         return cur.execute(
-            "WITH ids AS (SELECT DISTINCT unnest(?::VARCHAR[]) AS prompt_id) "
-            "SELECT r.prompt_id, r.request_body, r.run_id, r.created_at FROM ids "
+            _IDS + "SELECT r.prompt_id, r.request_body, r.run_id, r.created_at FROM ids "
             "JOIN responses r USING (prompt_id) WHERE r.variant = ? "
             "AND r.request_body IS NOT NULL ORDER BY r.created_at DESC, r.prompt_id LIMIT ?",
             [list(prompt_ids), variant, limit],
@@ -130,8 +129,7 @@ def answer_lengths(
     """Character length of each stored successful answer: ``prompt_id, variant, length``."""
     with store.cursor() as cur:
         return cur.execute(
-            "WITH ids AS (SELECT DISTINCT unnest(?::VARCHAR[]) AS prompt_id) "
-            "SELECT r.prompt_id, r.variant, length(r.text) AS length FROM ids "
+            _IDS + "SELECT r.prompt_id, r.variant, length(r.text) AS length FROM ids "
             "JOIN responses r USING (prompt_id) WHERE list_contains(?, r.variant) "
             "AND r.error IS NULL AND r.text IS NOT NULL",
             [list(prompt_ids), list(variants)],
