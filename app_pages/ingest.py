@@ -15,7 +15,9 @@ st.caption(
     "One row per logged request: a prompt column, OpenAI chat `messages`, an OpenAI Batch API "
     "file or Anthropic Messages requests, plus metadata columns that become slices. Bad rows "
     "are quarantined with their row, field and reason; the rest is kept. Re-uploading the same "
-    "file adds nothing; a fixed file under the same name adds the rows that now pass."
+    "file adds nothing; a fixed file under the same name adds the rows that now pass. "
+    "Answers of another model (an eval run, a shadow deployment) can be stored as a variant of "
+    "their own and compared without generating."
 )
 store = get_store()
 

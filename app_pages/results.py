@@ -3,16 +3,19 @@
 import streamlit as st
 
 from swapcheck.analysis import length_controlled, traffic_reweighted
+from swapcheck.judge import verdict_judgments
 from swapcheck.report import to_safe_csv, win_rate_figure
 from swapcheck.stats import position_bias, slice_tables, without_slices
 from swapcheck.stats_agreement import pairwise_agreement
 from swapcheck.stats_decisions import combination_decisions, decision_table, overall_verdict
-from swapcheck.store.evaluations import evaluation_summary
-from swapcheck.store.judgments import judgments_frame
+from swapcheck.stats_drift import drift_table
+from swapcheck.store.evaluations import evaluation_frame
 from swapcheck.ui.auth import require_admin
 from swapcheck.ui.context import choose_study, get_store
+from swapcheck.ui.results_drift import render_drift
 from swapcheck.ui.results_drilldown import go_colour, regressions_and_drilldown
 from swapcheck.ui.results_exports import exports_section
+from swapcheck.ui.results_ratings import judges_section, ratings_section
 
 require_admin()
 
@@ -27,7 +30,7 @@ st.caption(
     "with 95% Wilson intervals. Below 0.5 the candidate is worse; a slice is flagged *worse* "
     "only when its whole interval lies below 0.5."
 )
-judgments = judgments_frame(store, study)
+judgments = verdict_judgments(store, study)  # people (+ judge verdicts an admin admitted)
 if judgments.empty:
     st.info("No judgments yet. Grade some pairs on the Review page.")
     st.stop()
@@ -63,7 +66,8 @@ m1, m2, m3, m4, m5 = st.columns(5)
 m1.metric("Candidate win rate", f"{overall.win_rate:.1%}")
 m2.metric("95% interval", f"{overall.ci_low:.0%}–{overall.ci_high:.0%}")
 m3.metric("Judgments", int(overall.n))
-m4.metric("Reviewers", shown["reviewer"].nunique())
+people = shown[shown["reviewer_type"] == "human"]  # agreement, bias and counts: people only
+m4.metric("Reviewers", people["reviewer"].nunique())
 m5.metric("Both bad", f"{overall.both_bad_rate:.1%}")
 
 slices_only = table[table["slice"] != "overall"]
@@ -102,7 +106,7 @@ if at_equal_length and at_equal_length["win_rate"] == at_equal_length["win_rate"
     )
 if adjusted:
     st.caption("Candidate win rate " + "; ".join(adjusted) + ".")
-agreement, decisive = pairwise_agreement(shown, True), pairwise_agreement(shown, False)
+agreement, decisive = pairwise_agreement(people, True), pairwise_agreement(people, False)
 if agreement["n_comparisons"]:
     st.caption(
         f"Reviewer agreement on pairs judged more than once: {agreement['agreement']:.0%} of "
@@ -170,7 +174,7 @@ d2.download_button(
     "All judgments (CSV)", to_safe_csv(judgments), file_name="judgments.csv", mime="text/csv"
 )
 
-bias = position_bias(shown)
+bias = position_bias(people)
 if bias.get("n_decisive"):
     st.caption(
         f"Position check: the left answer won {bias['left_pick_rate']:.1%} of decisive "
@@ -178,18 +182,16 @@ if bias.get("n_decisive"):
         "reviewers were not swayed by position."
     )
 
-st.subheader("Behaviour checks")
+st.subheader("Behaviour drift")
 st.caption(
-    "Share of answers flagged by automatic evaluators, baseline vs candidate, on the same "
-    "prompts (all judged and unjudged pairs of the study)."
+    "Automatic evaluators on both answers of every pair of the study (judged or not): baseline "
+    "vs candidate per slice, paired where the metric allows, with 95% intervals; a change is "
+    "flagged when it is significant after Benjamini-Hochberg control across all rows and at "
+    "least the minimum effect. `swapcheck evaluate` scores new answers."
 )
-check_by = st.selectbox("Checks by", ["overall", *study.slice_columns])
-checks = evaluation_summary(store, study, None if check_by == "overall" else check_by)
-st.dataframe(
-    checks,
-    hide_index=True,
-    column_config={c: number for c in ("baseline_rate", "candidate_rate", "difference")},
-)
+render_drift(drift_table(evaluation_frame(store, study), list(study.slice_columns)), key="drift")
 
 regressions_and_drilldown(store, study, table, shown)
+judges_section(store, study, int((judgments["reviewer_type"] == "judge").sum()))
+ratings_section(store, study)
 exports_section(store, study, table, judgments, figure, by, min_n)

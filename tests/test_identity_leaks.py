@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from swapcheck.evaluators import load_builtin
+from swapcheck.evaluators import ResponseInput, load_builtin
 from swapcheck.evaluators.identity_leak import identity_flags, leak_phrases
 from swapcheck.identity_leaks import (
     IDENTITY_MASK,
@@ -209,13 +209,15 @@ def test_arbitrary_text_masks_idempotently(text: str) -> None:
         assert masked == text
 
 
-def test_evaluator_counts_leaks_and_keeps_the_phrases() -> None:
-    check = load_builtin()["identity_leak"]
-    assert check.version == 1 and check.description
-    result = check.fn([], "GPT-4 here. My training data ends in 2023.")
-    assert result.value == 2.0
+def test_evaluator_flags_leaks_and_keeps_the_phrases() -> None:
+    evaluator = load_builtin()["identity_leak"]
+    assert (evaluator.kind, evaluator.higher_is) == ("rate", "worse") and evaluator.description
+    check = evaluator.build()
+    result = check(ResponseInput([], "GPT-4 here. My training data ends in 2023."))
+    assert result is not None and result.value == 1.0  # a rate: 1 however many phrases
     assert leak_phrases(result.label) == ["GPT-4 here", "My training data"]
-    clean = check.fn([], "Open Settings and choose Reset.")
+    clean = check(ResponseInput([], "Open Settings and choose Reset."))
+    assert clean is not None
     assert clean.value == 0.0 and clean.label is None and leak_phrases(clean.label) == []
 
 
@@ -226,27 +228,34 @@ def test_flags_are_stored_per_answer_and_listed_per_pair(tmp_store: Store, tmp_p
     ids = study_prompt_ids(tmp_store, study)
     with tmp_store.cursor() as cur:  # generation stored a clean score for every answer
         stored = cur.execute(
-            "SELECT variant, count(*), sum(value) FROM evaluations "
+            "SELECT variant, count(*), sum(value) FROM evaluation_scores "
             "WHERE evaluator = 'identity_leak' GROUP BY variant ORDER BY variant"
         ).fetchall()
         assert stored == [("base", 6, 0.0), ("cand", 6, 0.0)]
         cur.execute(
             "UPDATE responses SET text = 'As an AI developed by OpenAI, I think so; "
-            "the Claude here is a painter.' "
+            "the Claude here is a painter. My training data agrees.' "
             "WHERE prompt_id = ? AND variant = 'cand'",
             [ids[1]],
         )
-        cur.execute("DELETE FROM evaluations WHERE prompt_id = ? AND variant = 'cand'", [ids[1]])
+        cur.execute(
+            "DELETE FROM evaluation_scores WHERE prompt_id = ? AND variant = 'cand'", [ids[1]]
+        )
     flags = identity_flags(tmp_store, study)  # the missing score is computed and stored
     assert len(flags) == 1
     row = flags.iloc[0]
-    assert (row.prompt_id, row.role, row.variant, row.leaks) == (ids[1], "candidate", "cand", 1)
-    assert row.phrases == ["As an AI developed by OpenAI"]  # "the Claude here is" is a mention
+    assert (row.prompt_id, row.role, row.variant, row.leaks) == (ids[1], "candidate", "cand", 2)
+    # "the Claude here is" is a mere mention
+    assert row.phrases == ["As an AI developed by OpenAI", "My training data"]
     with tmp_store.cursor() as cur:
         value, label = cur.execute(
-            "SELECT value, label FROM evaluations WHERE prompt_id = ? AND variant = 'cand' "
+            "SELECT value, label FROM evaluation_scores WHERE prompt_id = ? AND variant = 'cand' "
             "AND evaluator = 'identity_leak'",
             [ids[1]],
         ).fetchall()[0]
-    assert value == 1.0 and json.loads(label) == ["As an AI developed by OpenAI"]
+    # the stored value is a rate (1 = leaks); the label keeps every phrase
+    assert value == 1.0 and json.loads(label) == [
+        "As an AI developed by OpenAI",
+        "My training data",
+    ]
     assert run_evaluators(tmp_store, "cand", ids) == 0  # re-running adds nothing

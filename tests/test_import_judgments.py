@@ -76,15 +76,15 @@ def test_hand_made_file_gives_hand_computed_agreement_kappa_and_slice_rates(
     assert (report.rows_total, report.imported, report.rejected) == (24, 24, [])
     assert report.ignored_columns == ["feature"]  # slices come from the prompts
     frame = with_external_ids(tmp_store, study)
-    # The file, unblinded (B baseline, C candidate, T tie, X both bad); carol is an LLM judge:
+    # The file, unblinded (B baseline, C candidate, T tie, X both bad); three people:
     #        r0 r1 r2 r3 | r4 r5 r6 r7     (r0-r3 chat, r4-r7 json)
     # alice  C  C  B  T  | C  B  T  C
     # bob    C  B  B  T  | C  C  B  C
     # carol  C  C  B  C  | T  B  X  C
     assert choices_by_reviewer(frame, "alice") == list("CCBTCBTC")
     assert choices_by_reviewer(frame, "bob") == list("CBBTCCBC")
-    assert choices_by_reviewer(frame, "judge:carol") == list("CCBCTBXC")
-    assert sorted(frame["reviewer"].unique()) == ["alice", "bob", "judge:carol"]
+    assert choices_by_reviewer(frame, "carol") == list("CCBCTBXC")
+    assert sorted(frame["reviewer"].unique()) == ["alice", "bob", "carol"]
     comment = frame.loc[frame["comment"].notna(), ["reviewer", "external_id", "comment"]]
     assert comment.values.tolist() == [["alice", "r6", "both fine, same content"]]
     assert sorted(frame["time_on_item_ms"].unique()) == list(range(1000, 1800, 100))
@@ -216,12 +216,25 @@ def test_swapcheck_prompt_id_and_judge_type_option(
     path = write_jsonl(tmp_path / "judge.jsonl", rows)
     report = import_judgments(tmp_store, path, study, reviewer_type="judge")
     assert (report.imported, report.rejected) == (2, [])
-    frame = with_external_ids(tmp_store, study).sort_values("external_id")
-    got = frame[["external_id", "reviewer", "left_role", "choice"]].values.tolist()
-    assert got == [
-        ["r6", "frank", "baseline", "tie"],
-        ["r7", "judge:grader-1", "candidate", "baseline"],
+    both = judgments_frame(tmp_store, study, reviewer_type=None).sort_values("pair_id")
+    got = {
+        tuple(r) for r in both[["reviewer", "reviewer_type", "left_role", "choice"]].values.tolist()
+    }
+    assert got == {
+        ("frank", "human", "baseline", "tie"),
+        ("judge:grader-1", "judge", "candidate", "baseline"),
+    }
+    # The judge's verdict is kept apart: human statistics and the review queue never see it.
+    assert judgments_frame(tmp_store, study)["reviewer"].tolist() == ["frank"]
+    assert judgments_frame(tmp_store, study, reviewer_type="judge")["reviewer"].tolist() == [
+        "judge:grader-1"
     ]
+    with tmp_store.cursor() as cur:
+        slots = cur.execute(
+            "SELECT reviewer FROM reservations WHERE study_id = ? AND judged", [study.study_id]
+        ).fetchall()
+    assert slots == [("frank",)]
+    assert study_results(tmp_store, study)["overall"]["n"] == 1
 
 
 def test_every_rejection_reason_is_listed_and_good_rows_are_kept(
@@ -320,7 +333,7 @@ def test_stats_cli_gives_agreement_decisive_rates_and_decisions_for_the_hand_mad
     assert agreement["fleiss"]["kappa"] == pytest.approx(17 / 61, abs=1e-12)
     assert agreement["fleiss"]["n_items"] == 8 and agreement["fleiss"]["n_raters"] == 3
     cohen = {(c["reviewer_a"], c["reviewer_b"]): c for c in agreement["cohen"]}
-    assert set(cohen) == {("alice", "bob"), ("alice", "judge:carol"), ("bob", "judge:carol")}
+    assert set(cohen) == {("alice", "bob"), ("alice", "carol"), ("bob", "carol")}
     assert cohen[("alice", "bob")]["kappa"] == pytest.approx(0.4, abs=1e-12)
     assert all(c["shared_pairs"] == 8 for c in cohen.values())
     assert main(["stats", "--study", study.name, "--agreement"]) == 0

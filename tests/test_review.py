@@ -131,6 +131,8 @@ def test_reviewer_names_are_validated() -> None:
         normalise_reviewer("   ")
     with pytest.raises(ReviewError, match="at most"):
         normalise_reviewer("x" * 65)
+    with pytest.raises(ReviewError, match="LLM judges"):  # the prefix always means a judge
+        normalise_reviewer("Judge:Ana")
 
 
 def test_study_names_may_not_leak_model_names(tmp_store: Store, tmp_path: Path) -> None:

@@ -38,7 +38,8 @@ def _set_answer(store: Store, study: Study, pair_id: str, variant: str, text: st
             [text, prompt_id, variant],
         )
         cur.execute(
-            "DELETE FROM evaluations WHERE prompt_id = ? AND variant = ?", [prompt_id, variant]
+            "DELETE FROM evaluation_scores WHERE prompt_id = ? AND variant = ?",
+            [prompt_id, variant],
         )
 
 

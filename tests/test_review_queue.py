@@ -171,8 +171,8 @@ def test_identity_policies_mask_exclude_or_show(tmp_store: Store, tmp_path: Path
     _plant_leak(tmp_store, study, pairs[0])
     with tmp_store.cursor() as cur:  # the identity_leak evaluator's flag on another pair
         cur.execute(
-            "INSERT INTO evaluations (prompt_id, variant, evaluator, version, value, label) "
-            "SELECT prompt_id, ?, 'identity_leak', 1, 1.0, 'vendor' FROM pairs WHERE pair_id = ? "
+            "INSERT INTO evaluation_scores (prompt_id, variant, evaluator, version, value, label) "
+            "SELECT prompt_id, ?, 'identity_leak', 2, 1.0, 'vendor' FROM pairs WHERE pair_id = ? "
             "ON CONFLICT DO UPDATE SET value = 1.0",
             [study.baseline_variant, pairs[1]],
         )

@@ -37,9 +37,11 @@ def test_migrations_from_blank_database_create_every_table(tmp_path: Path) -> No
         "judgments",
         "quarantine",
         "sources",
-        "evaluations",
+        "evaluation_scores",
+        "judge_calls",
         "_migrations",
     } <= tables
+    assert "evaluations" not in tables  # replaced by evaluation_scores (0007)
 
 
 def test_open_store_honours_env_and_explicit_path(tmp_path: Path, isolated_env: Path) -> None:
@@ -217,3 +219,42 @@ def test_reingest_is_recognised_by_file_hash_before_parsing(
     again = pipeline.ingest_file(tmp_store, log)
     assert again.already_ingested and again.source_id == first.source_id
     assert again.rows_ingested == 0 and again.rows_total == 3
+
+
+def test_migration_0007_keeps_old_scores_and_sets_judges_apart(tmp_path: Path) -> None:
+    import duckdb
+
+    path = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(path))
+    applied_migrations(con)
+    for name, fn in MIGRATIONS[: [n for n, _ in MIGRATIONS].index("0007_judges_and_evaluators")]:
+        fn(con)
+        con.execute("INSERT INTO _migrations (name) VALUES (?)", [name])
+    con.execute(
+        "INSERT INTO evaluations (prompt_id, variant, evaluator, version, value, label) "
+        "VALUES ('p1', 'cand', 'refusal', 1, 1.0, 'refusal')"
+    )
+    for reviewer in ("ana", "judge:gpt"):
+        con.execute(
+            "INSERT INTO judgments (judgment_id, study_id, pair_id, reviewer, left_role, choice) "
+            "VALUES (?, 's', 'pr1', ?, 'baseline', 'candidate')",
+            [f"j-{reviewer}", reviewer],
+        )
+        con.execute(
+            "INSERT INTO reservations (study_id, pair_id, slot, reviewer, reserved_at, "
+            "expires_at, judged) VALUES ('s', 'pr1', ?, ?, now(), now(), true)",
+            [0 if reviewer == "ana" else 1, reviewer],
+        )
+    con.close()
+    store = Store(path, linger=0)  # opening migrates the rest
+    with store.cursor() as cur:
+        scores = cur.execute(
+            "SELECT prompt_id, variant, against, evaluator, config_hash, version, value, label "
+            "FROM evaluation_scores"
+        ).fetchall()
+        kinds = dict(cur.execute("SELECT reviewer, reviewer_type FROM judgments").fetchall())
+        slots = cur.execute("SELECT reviewer FROM reservations").fetchall()
+    store.close()
+    assert scores == [("p1", "cand", "", "refusal", "", 1, 1.0, "refusal")]
+    assert kinds == {"ana": "human", "judge:gpt": "judge"}
+    assert slots == [("ana",)]  # a judge never holds a person's review slot

@@ -11,8 +11,10 @@ from urllib.parse import urlsplit, urlunsplit
 import pandas as pd
 
 from swapcheck.errors import ConfigError, NotFoundError
+from swapcheck.judge import judge_agreement, verdict_judgments
 from swapcheck.models import VariantConfig, canonical_json
-from swapcheck.stats import MISSING, position_bias, slice_tables
+from swapcheck.ratings import VariantRatings, connected_studies, variant_ratings
+from swapcheck.stats import MISSING, position_bias, slice_tables, wilson_interval
 from swapcheck.stats_agreement import (
     cohens_kappa,
     fleiss_kappa_report,
@@ -20,10 +22,13 @@ from swapcheck.stats_agreement import (
     position_bias_by_reviewer,
 )
 from swapcheck.stats_decisions import decision_table, overall_verdict, reweighted_win_rate
+from swapcheck.stats_drift import drift_table
 from swapcheck.stats_models import length_controlled_win_rate
 from swapcheck.stats_reviewers import reviewer_quality
 from swapcheck.store.connection import Store
+from swapcheck.store.evaluations import evaluation_frame
 from swapcheck.store.gold import gold_frame
+from swapcheck.store.judge import load_judge_config
 from swapcheck.store.judgments import judgments_frame, pair_content
 from swapcheck.store.responses import answer_lengths
 from swapcheck.store.studies import Study, study_sample_frame
@@ -84,6 +89,19 @@ class StudyAnalysis:
     data_hash: str = ""
     length_controlled: dict[str, Any] | None = None
     """Win rate at equal answer length (``stats_models.length_controlled_win_rate``)."""
+    ratings: VariantRatings | None = None
+    """Bradley-Terry ratings when the studies linked to this one compare more than two
+    variants (``ratings.variant_ratings``); None otherwise."""
+    drift: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Behavioural drift per slice and evaluator (``stats_drift.drift_table``)."""
+    judges: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """LLM judges' verdicts on this study: per judge ``reviewer, judgments, win_rate, ci_low,
+    ci_high``."""
+    judge_agreement: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """The study's judge against the people, overall and per slice (``stats_judge``)."""
+    judge_verdicts: int = 0
+    """Judge verdicts standing in for missing human ones (an admin's choice, slices where
+    agreement is proven; ``judge.verdict_judgments``); 0 unless enabled."""
 
     @property
     def overall(self) -> pd.Series | None:
@@ -165,9 +183,17 @@ def _answers(store: Store, study: Study) -> list[tuple[str, str, str | None, str
 
 
 def data_hash(
-    store: Store, study: Study, judgments: pd.DataFrame, variants: list[dict[str, Any]]
+    store: Store,
+    study: Study,
+    judgments: pd.DataFrame,
+    variants: list[dict[str, Any]],
+    judges: pd.DataFrame | None = None,
+    ratings: VariantRatings | None = None,
+    drift: pd.DataFrame | None = None,
 ) -> str:
-    """sha256 over the study's identity, live judgments, answers and variant configs.
+    """sha256 over the study's identity, live judgments, answers and variant configs, plus
+    what the report shows beyond them (LLM judges' figures, ratings across linked studies,
+    the evaluators' drift table).
 
     Canonical order: judgments by ``judgment_id``, answers by (prompt_id, variant), variants by
     name; each record is canonical JSON on its own line. Same stored data, same hash; any new,
@@ -194,6 +220,14 @@ def data_hash(
         line(["answer", *answer])
     for variant in sorted(variants, key=lambda v: v["name"]):
         line(["variant", variant])
+    if judges is not None and len(judges):
+        for record in judges.itertuples(index=False, name=None):
+            line(["judge", *(_plain(v) for v in record)])
+    if ratings is not None:
+        line(["ratings", _plain(ratings.to_dict())])
+    if drift is not None and len(drift):
+        for record in drift.itertuples(index=False, name=None):
+            line(["drift", *(_plain(v) for v in record)])
     return digest.hexdigest()
 
 
@@ -280,14 +314,44 @@ def _sample_design(store: Store, study: Study) -> dict[str, Any]:
 
 
 def _roster(store: Store, study: Study, judgments: pd.DataFrame) -> pd.DataFrame:
-    roster = reviewer_quality(judgments, gold_frame(store, study))
-    if roster.empty:
-        return roster
-    kinds = (
-        roster["reviewer"].astype(str).map(lambda r: "judge" if r.startswith("judge:") else "human")
-    )
-    roster.insert(1, "kind", kinds)
-    return roster
+    """Quality figures of the people who judged (LLM judges are listed apart)."""
+    return reviewer_quality(judgments, gold_frame(store, study))
+
+
+def judge_summary(judge_judgments: pd.DataFrame) -> pd.DataFrame:
+    """Per LLM judge: verdicts given and the candidate's win rate by that judge (ties ½)."""
+    rows = []
+    for reviewer, part in judge_judgments.groupby("reviewer", sort=True):
+        wins = float((part["choice"] == "candidate").sum())
+        half = float(part["choice"].isin(["tie", "both_bad"]).sum()) / 2
+        low, high = wilson_interval(wins + half, len(part))
+        rows.append(
+            {
+                "reviewer": str(reviewer),
+                "judgments": int(len(part)),
+                "win_rate": (wins + half) / len(part),
+                "ci_low": low,
+                "ci_high": high,
+            }
+        )
+    return pd.DataFrame(rows, columns=["reviewer", "judgments", "win_rate", "ci_low", "ci_high"])
+
+
+def _judge_agreement(store: Store, study: Study) -> pd.DataFrame:
+    """Agreement of the study's configured judge with the people, overall and per slice."""
+    if load_judge_config(store, study).variant is None:
+        return pd.DataFrame()
+    parts = [judge_agreement(store, study)]
+    parts += [judge_agreement(store, study, by=column) for column in study.slice_columns]
+    table = pd.concat(parts, ignore_index=True).drop_duplicates(["slice", "value"])
+    return table.reset_index(drop=True)
+
+
+def _ratings(store: Store, study: Study) -> VariantRatings | None:
+    linked = connected_studies(store, study)
+    if len({v for s in linked for v in s.variants}) <= 2:
+        return None
+    return variant_ratings(store, linked)
 
 
 def _message_text(content: Any) -> str:
@@ -382,7 +446,8 @@ def analyse_study(
             f"{', '.join(unknown)} is not a slice column of study {study.name!r}.",
             f"Use one of: {', '.join(study.slice_columns) or 'none'}.",
         )
-    judgments = judgments_frame(store, study)
+    judgments = verdict_judgments(store, study)  # people, plus admitted judge verdicts
+    people = judgments[judgments["reviewer_type"] == "human"] if len(judgments) else judgments
     variants = [safe_variant_config(get_variant(store, n)) for n in study.variants]
     table = slice_tables(judgments, list(columns), min_n=min_n)
     decisions = decision_table(table, margin=study.margin) if len(table) else table
@@ -397,27 +462,36 @@ def analyse_study(
         }
     if "go" not in decisions.columns:
         decisions = decisions.assign(go=pd.Series(dtype=object), q_value=pd.Series(dtype=float))
-    bias = position_bias(judgments) if len(judgments) else {"n_decisive": 0}
+    bias = position_bias(people) if len(people) else {"n_decisive": 0}
+    judges = judge_summary(judgments_frame(store, study, reviewer_type="judge"))
+    judge_agreement = _judge_agreement(store, study)
+    ratings = _ratings(store, study)
+    drift = drift_table(evaluation_frame(store, study), list(columns))
     return StudyAnalysis(
         study=study,
         by=columns,
         min_n=min_n,
         n_judgments=int(len(judgments)),
-        n_reviewers=int(judgments["reviewer"].nunique()) if len(judgments) else 0,
+        n_reviewers=int(people["reviewer"].nunique()) if len(people) else 0,
         verdict=verdict,
         decisions=decisions,
         reweighted=traffic_reweighted(store, study, judgments),
         length_controlled=length_controlled(store, study, judgments),
-        agreement=_agreement(judgments),
+        agreement=_agreement(people),
         position_bias=bias,
-        position_bias_by_reviewer=position_bias_by_reviewer(judgments)
-        if len(judgments)
+        position_bias_by_reviewer=position_bias_by_reviewer(people)
+        if len(people)
         else pd.DataFrame(),
-        roster=_roster(store, study, judgments),
+        roster=_roster(store, study, people),
         variants=variants,
         sample_design=_sample_design(store, study),
         worst_pairs=_worst_pairs(store, study, judgments, decisions, WORST_PAIRS),
-        data_hash=data_hash(store, study, judgments, variants),
+        data_hash=data_hash(store, study, judgments, variants, judges, ratings, drift),
+        ratings=ratings,
+        drift=drift,
+        judges=judges,
+        judge_agreement=judge_agreement,
+        judge_verdicts=int(len(judgments) - len(people)),
     )
 
 

@@ -387,6 +387,10 @@ def build_parser() -> argparse.ArgumentParser:
     from swapcheck import cli_report
 
     cli_report.add_parsers(sub, common)
+    from swapcheck import cli_evaluate, cli_judge
+
+    cli_evaluate.add_parsers(sub, common)
+    cli_judge.add_parsers(sub, common)
 
     p = sub.add_parser("stats", parents=[common], help="win rates by slice")
     p.add_argument("--study", required=True)

@@ -36,7 +36,22 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> argparse.ArgumentPa
     p.add_argument("--messages-column", help="chat messages column or path, e.g. body.messages")
     p.add_argument("--system-column", help="system prompt column (text or text blocks)")
     p.add_argument("--id-column")
-    p.add_argument("--response-column", help="logged production answer → variant 'logged'")
+    p.add_argument(
+        "--response-column",
+        help="answer column: the logged production answer (variant 'logged'), or the answers "
+        "of the variant named by --response-variant",
+    )
+    p.add_argument(
+        "--response-variant",
+        metavar="NAME",
+        help="store the answers as this answers-only variant (created if missing), e.g. "
+        "gpt-4o-shadow; default: logged",
+    )
+    p.add_argument(
+        "--response-model",
+        metavar="MODEL",
+        help="model label of a new --response-variant (default: its name)",
+    )
     p.add_argument("--timestamp-column", help="when the request was logged (ISO 8601 or epoch)")
     p.add_argument("--slice", action="append", default=[], help="metadata column (repeatable)")
     p.add_argument(
@@ -59,9 +74,10 @@ def build_mapping(args: argparse.Namespace, path: Path) -> ColumnMapping | None:
     from swapcheck.ingest import suggest_mapping
 
     given = {name: getattr(args, name) for name in _MAPPING_OPTIONS if getattr(args, name)}
-    if not given and not args.slice and not args.turn:
+    answers_to = _answer_options(args)
+    if not given and not args.slice and not args.turn and not answers_to:
         return None
-    guessed = suggest_mapping(path)
+    guessed = suggest_mapping(path).with_overrides(**answers_to)
     if "prompt_column" in given:
         guessed = guessed.with_overrides(messages_column=None)
     if "messages_column" in given:
@@ -74,22 +90,34 @@ def build_mapping(args: argparse.Namespace, path: Path) -> ColumnMapping | None:
     return guessed.with_overrides(shape="custom" if given else guessed.shape, **changes)
 
 
+def _answer_options(args: argparse.Namespace) -> dict[str, str]:
+    """The --response-variant / --response-model the user gave (as mapping fields)."""
+    out = {}
+    if getattr(args, "response_variant", None) is not None:
+        out["response_variant"] = args.response_variant
+    if getattr(args, "response_model", None) is not None:
+        out["response_model"] = args.response_model
+    return out
+
+
 def run(args: argparse.Namespace, store: Any) -> int:
     from swapcheck.pipeline import ingest_file
 
     show = _progress_printer(sys.stderr) if not (args.quiet or args.json) else None
-    with _local_copy(args.file, show) as path:
-        report = ingest_file(
-            store,
-            path,
-            mapping=build_mapping(args, path),
-            source_name=args.name or (Path(urlparse(args.file).path).name or None),
-            near_duplicates=args.near_duplicates,
-            derived_slices=not args.no_derived,
-            progress=show,
-        )
-    if show:
-        print(file=sys.stderr)
+    try:
+        with _local_copy(args.file, show) as path:
+            report = ingest_file(
+                store,
+                path,
+                mapping=build_mapping(args, path),
+                source_name=args.name or (Path(urlparse(args.file).path).name or None),
+                near_duplicates=args.near_duplicates,
+                derived_slices=not args.no_derived,
+                progress=show,
+            )
+    finally:
+        if show:  # end the progress line, also before an error message
+            print(file=sys.stderr)
     if args.json:
         print(
             json.dumps(
@@ -103,6 +131,7 @@ def run(args: argparse.Namespace, store: Any) -> int:
                     "rows_duplicate": report.rows_duplicate,
                     "rows_rejected": report.rows_rejected,
                     "logged_responses": report.logged_responses,
+                    "response_variant": report.response_variant,
                     "notes": report.notes,
                     "rejects": report.rejects[["row_number", "field", "reason"]].to_dict("records")
                     if len(report.rejects)

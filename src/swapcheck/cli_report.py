@@ -35,6 +35,23 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--min-n", type=int, default=30)
     p.set_defaults(func=run_export)
 
+    p = sub.add_parser(
+        "ratings",
+        parents=[common],
+        help="Bradley-Terry ratings of every variant compared in related studies",
+    )
+    p.add_argument(
+        "--study",
+        action="append",
+        default=[],
+        help="a study to pool (repeatable; one study alone pulls in every study that shares "
+        "a variant with it; default: all studies)",
+    )
+    p.add_argument("--boot", type=int, default=200, help="bootstrap resamples for the intervals")
+    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
+    p.add_argument("--json", action="store_true", help="print the ratings as JSON")
+    p.set_defaults(func=run_ratings)
+
 
 def run_report(args: argparse.Namespace) -> int:
     from swapcheck.analysis import analyse_study, analysis_summary
@@ -66,8 +83,8 @@ def run_export(args: argparse.Namespace) -> int:
 
     store = _store(args)
     study = get_study(store, args.study)
-    if args.what == "judgments":
-        frame = judgments_frame(store, study)
+    if args.what == "judgments":  # people and LLM judges, told apart by reviewer_type
+        frame = judgments_frame(store, study, reviewer_type=None)
     else:
         frame = study_slice_table(store, study, args.by or None, min_n=args.min_n)
         if len(frame):
@@ -76,4 +93,45 @@ def run_export(args: argparse.Namespace) -> int:
     data = to_safe_csv(frame) if args.format == "csv" else to_safe_parquet(frame)
     out.write_bytes(data)
     print(f"wrote {out} ({len(frame)} rows, {args.format})")
+    return 0
+
+
+def run_ratings(args: argparse.Namespace) -> int:
+    from swapcheck.cli import _store
+    from swapcheck.errors import ConfigError, StudyError
+    from swapcheck.ratings import connected_studies, variant_ratings
+    from swapcheck.store.studies import get_study, list_studies
+
+    if args.boot < 0:
+        raise ConfigError("--boot must be 0 or more.", "Pass e.g. --boot 200 (0: no intervals).")
+    store = _store(args)
+    if len(args.study) == 1:
+        studies = connected_studies(store, get_study(store, args.study[0]))
+    elif args.study:
+        studies = [get_study(store, name) for name in args.study]
+    else:
+        studies = list_studies(store)
+    if not studies:
+        raise StudyError("There is no study yet.", "Create one with swapcheck study create.")
+    result = variant_ratings(store, studies, n_boot=args.boot, seed=args.seed)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+        return 0 if result.table is not None else 3
+    names = ", ".join(s.name for s in result.studies)
+    print(
+        f"{len(result.variants)} variants, {result.n_comparisons} human judgments "
+        f"from {len(result.studies)} studies ({names})"
+    )
+    if result.table is None:
+        print(f"no ratings: {result.problem}")
+        return 3
+    print(f"{'variant':<32} {'rating':>7}  {'95% interval':<17} {'n':>6}")
+    for row in result.table.itertuples(index=False):
+        interval = "–" if row.ci_low != row.ci_low else f"{row.ci_low:7.1f} – {row.ci_high:7.1f}"
+        print(f"{row.variant:<32} {row.rating:7.1f}  {interval:<17} {row.n:>6}")
+    print(
+        "rating: 1000 on average; +100 means winning 64% of comparisons against a variant "
+        f"rated 100 lower. Intervals: {result.n_boot} bootstrap resamples"
+        + (f" ({result.n_boot_failed} without a finite fit)" if result.n_boot_failed else "")
+    )
     return 0

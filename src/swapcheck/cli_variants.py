@@ -159,6 +159,6 @@ def cmd_export(args: argparse.Namespace) -> int:
             f"Cannot write {path}: {exc.strerror or exc}.",
             "Choose a writable path, or leave FILE out to print the TOML.",
         ) from None
-    count = len(args.name) if args.name else sum(v.name != LOGGED_VARIANT for v in variants)
+    count = len(args.name) if args.name else sum(v.provider != LOGGED_VARIANT for v in variants)
     print(f"exported {count} variants to {path}")
     return 0

@@ -22,7 +22,7 @@ from swapcheck.store.studies import Study, get_study
 WINNERS: tuple[str, ...] = ("model_a", "model_b", "tie", "both_bad")
 REVIEWER_TYPES: tuple[str, ...] = ("human", "judge")
 JUDGE_PREFIX = "judge:"
-"""Reviewer names of LLM judges start with this (until judgments get a reviewer_type column)."""
+"""Reviewer names of LLM judges start with this, so a judge is never mistaken for a person."""
 IMPORTED_ID_PREFIX = "ji_"
 """Judgment ids of imported rows: this prefix and a hash of the row, so re-imports are no-ops."""
 PROMPT_KEYS: tuple[str, ...] = ("prompt_id", "external_id", "prompt")
@@ -108,6 +108,7 @@ class _Judgment:
     choice: str
     comment: str | None
     time_on_item_ms: int | None
+    reviewer_type: str = "human"
 
 
 class _Rejected(Exception):
@@ -381,6 +382,7 @@ class _Resolver:
             choice=choice,
             comment=comment,
             time_on_item_ms=time_ms,
+            reviewer_type="judge" if reviewer.startswith(JUDGE_PREFIX) else "human",
         )
 
 
@@ -424,8 +426,11 @@ def _insert(cur: duckdb.DuckDBPyConnection, study: Study, judgments: list[_Judgm
         "SELECT pair_id, slot FROM reservations WHERE study_id = ?", [study.study_id]
     ).fetchall():
         used.setdefault(pair_id, set()).add(slot)
-    slots = []
+    slots: list[int | None] = []
     for j in judgments:
+        if j.reviewer_type != "human":  # a judge never takes a person's review slot
+            slots.append(None)
+            continue
         taken = used.setdefault(j.pair_id, set())
         slots.append(next(s for s in range(len(taken) + 1) if s not in taken))
         taken.add(slots[-1])
@@ -434,26 +439,28 @@ def _insert(cur: duckdb.DuckDBPyConnection, study: Study, judgments: list[_Judgm
             "judgment_id": [j.judgment_id for j in judgments],
             "pair_id": [j.pair_id for j in judgments],
             "reviewer": [j.reviewer for j in judgments],
+            "reviewer_type": [j.reviewer_type for j in judgments],
             "left_role": [j.left_role for j in judgments],
             "choice": [j.choice for j in judgments],
             "comment": pd.Series([j.comment for j in judgments], dtype=object),
             "time_on_item_ms": pd.Series([j.time_on_item_ms for j in judgments], dtype="Int64"),
-            "slot": slots,
+            "slot": pd.Series(slots, dtype="Int64"),
         }
     )
     cur.register("imported_judgments", frame)
     try:
         params = [study.study_id]
         cur.execute(
-            "INSERT INTO judgments (judgment_id, study_id, pair_id, reviewer, left_role, choice, "
-            "comment, time_on_item_ms) SELECT judgment_id, ?, pair_id, reviewer, left_role, "
-            "choice, comment, time_on_item_ms FROM imported_judgments",
+            "INSERT INTO judgments (judgment_id, study_id, pair_id, reviewer, reviewer_type, "
+            "left_role, choice, comment, time_on_item_ms) SELECT judgment_id, ?, pair_id, "
+            "reviewer, reviewer_type, left_role, choice, comment, time_on_item_ms "
+            "FROM imported_judgments",
             params,
         )
         cur.execute(
             "INSERT INTO reservations (study_id, pair_id, slot, reviewer, reserved_at, "
             "expires_at, judged) SELECT ?, pair_id, slot, reviewer, now(), now(), true "
-            "FROM imported_judgments",
+            "FROM imported_judgments WHERE slot IS NOT NULL",
             params,
         )
     finally:

@@ -12,7 +12,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from swapcheck.errors import IngestError
+from swapcheck.errors import ConfigError, IngestError
 from swapcheck.ingest_answers import attach_answers
 from swapcheck.ingest_fast import drop_staged, fast_path_applies, fast_stage
 from swapcheck.ingest_files import ROW_LABELS, LogFile, ProgressFn, open_log
@@ -20,10 +20,13 @@ from swapcheck.ingest_lines import ReaderReject, original_lines, run_scan, unrea
 from swapcheck.ingest_reasons import explain
 from swapcheck.ingest_shapes import TURNS, ColumnMapping, guess_mapping
 from swapcheck.ingest_sql import RAW_LIMIT, normalise_sql
+from swapcheck.models import LOGGED_VARIANT
 from swapcheck.store import Store
 from swapcheck.store.sources import IngestReport, find_source_by_file_hash, save_staged
+from swapcheck.store.variants import check_answers_variant_on, validate_variant_name
 
 SAMPLE_ROWS = 500
+MAX_MODEL_LABEL = 200
 SAMPLE_HEAD_BYTES = 16 << 20
 INGEST_MEMORY_LIMIT = "1GB"
 
@@ -145,9 +148,14 @@ def ingest_log(
     value with newlines advances the count), JSON array → element index, Parquet → row index.
     """
     options = options or IngestOptions()
+    if mapping is not None:
+        mapping = check_response_variant(mapping)
+        with store.cursor() as cur:  # before reading the file: fail fast
+            _refuse_generating_variant(cur, mapping.response_variant)
     with open_log(path, progress) as log:
         known = find_source_by_file_hash(store, log.file_hash)
         if known is not None:
+            _refuse_other_variant(known, mapping)
             if progress:
                 progress(1.0, "already ingested")
             return known
@@ -166,6 +174,73 @@ def ingest_log(
             )
             with _transaction(cur):
                 return _ingest_rows(cur, log, name, used, sample, options, fast, progress)
+
+
+def check_response_variant(mapping: ColumnMapping) -> ColumnMapping:
+    """The mapping with a checked response variant name and model label (trimmed).
+
+    Refuses names that are not variant names and anything shaped like an API key (the value is
+    never echoed then).
+    """
+    from swapcheck.variants_toml import looks_like_secret_value
+
+    name = (mapping.response_variant or "").strip() or LOGGED_VARIANT
+    model = (mapping.response_model or "").strip() or None
+    for option, value in (("--response-variant", name), ("--response-model", model)):
+        if value is not None and looks_like_secret_value(value):
+            raise IngestError(
+                f"The {option} value looks like an API key or token (not shown); nothing was "
+                "stored.",
+                f"Give {option} a plain label such as gpt-4o-shadow. Keys never go into "
+                "swapcheck options; if that was a real key, rotate it.",
+            )
+    try:
+        validate_variant_name(name)
+    except ConfigError as exc:
+        raise IngestError(
+            f"--response-variant {name[:80]!r} is not a usable variant name.",
+            "Use 1-64 letters, digits, '.', '_' or '-' starting with a letter or digit, e.g. "
+            "--response-variant gpt-4o-shadow.",
+        ) from exc
+    if model is not None and name == LOGGED_VARIANT:
+        raise IngestError(
+            "--response-model only labels a named response variant; 'logged' is the built-in "
+            "variant of the production answers.",
+            "Add --response-variant NAME (e.g. gpt-4o-shadow) to store the answers under their "
+            "own variant, or drop --response-model.",
+        )
+    if model is not None and (len(model) > MAX_MODEL_LABEL or not model.isprintable()):
+        raise IngestError(
+            "--response-model is too long or holds control characters.",
+            f"Use a short model label (at most {MAX_MODEL_LABEL} printable characters), "
+            "e.g. gpt-4o-2024-08-06.",
+        )
+    return mapping.with_overrides(response_variant=name, response_model=model)
+
+
+def _refuse_generating_variant(cur: duckdb.DuckDBPyConnection, name: str) -> None:
+    try:
+        check_answers_variant_on(cur, name)
+    except ConfigError as exc:
+        raise IngestError(exc.message, exc.fix) from exc
+
+
+def _refuse_other_variant(known: IngestReport, mapping: ColumnMapping | None) -> None:
+    """Same bytes asked to go under another named variant: say why nothing is stored.
+
+    Without a named variant (the default ``logged``) the same file again is the usual no-op.
+    """
+    wanted = mapping.response_variant if mapping is not None else LOGGED_VARIANT
+    if wanted in (LOGGED_VARIANT, known.response_variant):
+        return
+    raise IngestError(
+        f"This file was already ingested as source {known.source_name!r} with its answers "
+        f"stored as variant {known.response_variant!r}; the same file is ingested once, so "
+        f"nothing was stored as variant {wanted!r}.",
+        f"Use variant {known.response_variant!r} for these answers (a study can take it as "
+        "baseline or candidate); to store them under another variant as well, ingest a "
+        "compressed copy (gzip -k FILE, then FILE.gz with another --name).",
+    )
 
 
 def _ingest_rows(
@@ -276,6 +351,8 @@ def resolve_mapping(mapping: ColumnMapping, sample: LogSample, log: LogFile) -> 
         timestamp_column=real(mapping.timestamp_column, "timestamp"),
         turn=mapping.turn,
         shape=mapping.shape,
+        response_variant=mapping.response_variant,
+        response_model=mapping.response_model,
     )
     answers_only = bool(resolved.id_column and resolved.response_column)
     if not resolved.prompt_column and not resolved.messages_column and not answers_only:

@@ -20,7 +20,8 @@ def attach_answers(
     mapping: ColumnMapping,
     columns: list[str],
 ) -> IngestReport:
-    """Store each row's answer as the ``logged`` answer of the prompt with the same id.
+    """Store each row's answer as the answer of ``mapping.response_variant`` (default
+    ``logged``) for the prompt with the same id.
 
     Rows whose id matches no ingested prompt, that carry no answer (a failed request) or that
     cannot be read are quarantined with the reason; nothing is dropped silently.

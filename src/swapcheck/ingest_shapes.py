@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from swapcheck.models import canonical_json
+from swapcheck.models import LOGGED_VARIANT, canonical_json
 
 TURNS = ("last", "first")
 SHAPES: dict[str, str] = {
@@ -69,6 +69,8 @@ class ColumnMapping:
     A field is a top-level column name or, in JSON logs, a dotted path such as
     ``body.messages`` or ``response.body.choices[0].message.content``. ``turn`` says which user
     turn of a multi-turn conversation is under study: the ``last`` (default) or the ``first``.
+    ``response_variant`` names the answers-only variant the answers are stored under (default
+    ``logged``, the production answers); ``response_model`` is that variant's model label.
     """
 
     prompt_column: str | None = None
@@ -80,6 +82,8 @@ class ColumnMapping:
     timestamp_column: str | None = None
     turn: str = "last"
     shape: str = "custom"
+    response_variant: str = LOGGED_VARIANT
+    response_model: str | None = None
 
     def to_json(self) -> str:
         return canonical_json(asdict(self))

@@ -16,6 +16,7 @@ from typing import Any
 
 from swapcheck.ingest_files import LogFile
 from swapcheck.ingest_shapes import ColumnMapping
+from swapcheck.models import LOGGED_VARIANT
 
 ROLES = ("system", "user", "assistant", "tool", "developer")
 RAW_LIMIT = 2000
@@ -290,6 +291,11 @@ def normalise_sql(
     )
     meta_pairs = [f"{key}, {SLICE_VALUE}{i}" for i, key in enumerate(keys, start=1)]
     metadata = f"json_object({', '.join(meta_pairs)})" if meta_pairs else "'{}'::JSON"
+    # A production answer is part of the logged event (same prompt, other answer = another
+    # event); another model's answer is not: its prompts are the same prompts, de-duplicated.
+    answer_in_hash = (
+        "coalesce(logged_response, '')" if mapping.response_variant == LOGGED_VARIANT else "''"
+    )
     fr, fi = fld("response"), fld("id")
     texts = (
         f"{ft}->>'$' AS ts_raw, {fi}->>'$' AS id_text, CASE json_type({fr}) WHEN 'VARCHAR' "
@@ -336,7 +342,7 @@ SELECT ord, code, raw, external_id, conv, u,
   coalesce(context_has_model_output, false) AS context_has_model_output, user_turns, nl,
   {", ".join(f"{SLICE_VALUE}{i}" for i in range(1, len(keys) + 1)) + "," if keys else ""}
   CASE WHEN code IS NULL THEN md5(conv_json || chr(31) || metadata || chr(31)
-    || coalesce(logged_response, '')) END AS content_hash
+    || {answer_in_hash}) END AS content_hash
 FROM h
 """
 

@@ -13,9 +13,11 @@ from swapcheck.batch_api import batch_discount, run_batches
 from swapcheck.batch_flow import BatchReport
 from swapcheck.cost_estimate import CostEstimate, estimate_cost
 from swapcheck.errors import ConfigError, SwapcheckError
+from swapcheck.evaluate import evaluate_study
 from swapcheck.generate import GenerationReport, GenerationSettings
 from swapcheck.ingest import ColumnMapping, IngestOptions, ingest_log
 from swapcheck.ingest_files import ProgressFn as IngestProgressFn
+from swapcheck.judge import verdict_judgments
 from swapcheck.models import LOGGED_VARIANT, ChatMessages, GenerationJob, VariantConfig
 from swapcheck.providers import make_provider
 from swapcheck.redaction_config import load_redaction_config
@@ -29,7 +31,6 @@ from swapcheck.stats_agreement import (
 )
 from swapcheck.stats_decisions import decision_table, overall_verdict
 from swapcheck.store import Store
-from swapcheck.store.evaluations import run_evaluators
 from swapcheck.store.judgments import judgments_frame
 from swapcheck.store.responses import pending_jobs, response_status, write_responses
 from swapcheck.store.runs import create_run, update_run
@@ -68,6 +69,8 @@ class StudyGenerationReport:
     status: dict[str, dict[str, int]] = field(default_factory=dict)
     run_ids: dict[str, str] = field(default_factory=dict)
     recovered: int = 0
+    evaluation: str | None = None
+    """The evaluators' run after generation (``evaluate.evaluate_study``), or why it failed."""
 
     @property
     def cost(self) -> float:
@@ -87,7 +90,18 @@ class StudyGenerationReport:
             )
         for name, why in self.skipped.items():
             lines.append(f"{name}: {why}")
+        if self.evaluation:
+            lines.append(f"evaluators: {self.evaluation}")
         return "\n".join(lines)
+
+
+def evaluate_after_generation(store: Store, study: Study) -> str:
+    """Score new answers and pairs with the study's evaluators; a broken evaluator setup is
+    reported, never a reason to lose the generation that just succeeded."""
+    try:
+        return evaluate_study(store, study).summary()
+    except SwapcheckError as exc:
+        return f"not run: {exc} (fix: {exc.fix}; then run swapcheck evaluate)"
 
 
 def study_jobs(store: Store, study: Study, variant: VariantConfig) -> list[GenerationJob]:
@@ -171,8 +185,8 @@ def generate_study(
             should_stop=should_stop,
             provider=provider,
         )
-        run_evaluators(store, name, prompt_ids)
         result.status[name] = response_status(store, name, prompt_ids)
+    result.evaluation = evaluate_after_generation(store, study)
     return result
 
 
@@ -210,7 +224,6 @@ def generate_study_batch(
     leaves them open and the next call collects them instead of submitting again.
     """
     result = StudyBatchReport()
-    prompt_ids = study_prompt_ids(store, study)
     for name in variants or list(study.variants):
         variant = get_variant(store, name)
         if variant.provider == LOGGED_VARIANT:
@@ -252,7 +265,7 @@ def generate_study_batch(
             message=report.summary()[:500],
         )
         result.reports[name], result.run_ids[name] = report, run_id
-        run_evaluators(store, name, prompt_ids)
+    evaluate_after_generation(store, study)
     return result
 
 
@@ -267,9 +280,12 @@ def study_results(
     """JSON-ready results of a study: overall and per-slice win rates with intervals.
 
     With ``majority`` each pair counts once, with its reviewers' majority choice (a split
-    vote counts as a tie); ``n`` is then the number of pairs.
+    vote counts as a tie); ``n`` is then the number of pairs. The judgments are the people's,
+    plus an LLM judge's verdicts only where an admin let them stand in for missing human ones
+    (``judge.verdict_judgments``; ``judge_verdicts`` counts them).
     """
-    frame = judgments_frame(store, study)
+    frame = verdict_judgments(store, study)
+    judge_verdicts = int((frame["reviewer_type"] == "judge").sum()) if len(frame) else 0
     if majority and not frame.empty:
         per_pair = frame.drop_duplicates("pair_id").set_index("pair_id")
         voted = majority_vote(frame)
@@ -290,6 +306,7 @@ def study_results(
     result["candidate"] = study.candidate_variant
     result["margin"] = study.margin
     result["aggregation"] = "majority vote per pair" if majority else "every judgment"
+    result["judge_verdicts"] = judge_verdicts
     result["decision"] = None
     if result["overall"] is not None:
         decisions = decision_table(slice_tables(frame, columns, min_n=min_n), study.margin)

@@ -174,6 +174,59 @@ def win_rate_figure(
     return fig
 
 
+def ratings_figure(
+    table: pd.DataFrame, title: str = "Variant ratings (Bradley-Terry)"
+) -> go.Figure:
+    """Ratings of ``ratings.variant_ratings`` with their bootstrap 95% intervals, best on top;
+    a dashed line marks the average (1000). Variant names pass through :func:`plain_text`."""
+    rows = table.reset_index(drop=True)
+    has_ci = rows["ci_low"].notna() & rows["ci_high"].notna()
+    fig = go.Figure(
+        go.Scatter(
+            x=rows["rating"].astype(float).tolist(),
+            y=list(range(len(rows))),
+            mode="markers",
+            marker={"color": "#1f77b4", "size": 10},
+            error_x={
+                "type": "data",
+                "symmetric": False,
+                "array": (rows["ci_high"] - rows["rating"]).where(has_ci, 0).astype(float).tolist(),
+                "arrayminus": (rows["rating"] - rows["ci_low"])
+                .where(has_ci, 0)
+                .astype(float)
+                .tolist(),
+                "thickness": 2,
+                "width": 4,
+            },
+            hovertext=[
+                plain_text(
+                    f"{r.variant}: {r.rating:.0f}"
+                    + (f" (95% CI {r.ci_low:.0f} – {r.ci_high:.0f})" if ok else "")
+                    + f", {int(r.n)} comparisons"
+                )
+                for r, ok in zip(rows.itertuples(index=False), has_ci, strict=True)
+            ],
+            hoverinfo="text",
+            showlegend=False,
+        )
+    )
+    fig.add_vline(x=1000, line_dash="dash", line_color="#444444")
+    fig.update_layout(
+        title=plain_text(title),
+        xaxis_title="rating (1000 = average; +100 ≈ wins 64% against the lower one)",
+        yaxis={
+            "tickmode": "array",
+            "tickvals": list(range(len(rows))),
+            "ticktext": [_short(plain_text(v)) for v in rows["variant"]],
+            "autorange": "reversed",
+        },
+        height=max(220, 60 + 36 * len(rows)),
+        margin={"l": 10, "r": 10, "t": 50, "b": 50},
+        template="plotly_white",
+    )
+    return fig
+
+
 def neutralise_cell(value: Any) -> Any:
     """Prefix a string that a spreadsheet could run as a formula with ``'``; others unchanged.
 

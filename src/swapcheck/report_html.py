@@ -15,7 +15,8 @@ import plotly.graph_objects as go
 
 from swapcheck import __version__
 from swapcheck.analysis import StudyAnalysis
-from swapcheck.report import plain_text, win_rate_figure
+from swapcheck.report import plain_text, ratings_figure, win_rate_figure
+from swapcheck.report_drift import drift_section_html
 
 CHART_CONFIG: dict[str, Any] = {"displaylogo": False, "responsive": True}
 CONTENT_SECURITY_POLICY = (
@@ -47,6 +48,7 @@ th{background:#f6f8fa}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .metric b{display:block;font-size:1.3rem}.note{color:#57606a;font-size:.85rem}
 .pair{border:1px solid #d0d7de;border-radius:6px;padding:8px 12px;margin:12px 0}
 .answers{display:grid;grid-template-columns:1fr 1fr;gap:12px}
+.drift-worse{background:#ffebe9}.drift-better{background:#dafbe1}.drift-changed{background:#fff8c5}
 """
 
 _SLICE_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -64,6 +66,11 @@ _SLICE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("low_n", "low n"),
 )
 _PERCENT = {
+    "agreement",
+    "agreement_no_ties",
+    "judge_win_rate",
+    "human_win_rate",
+    "inconsistent_share",
     "win_rate",
     "ci_low",
     "ci_high",
@@ -93,6 +100,9 @@ def _num(value: Any, digits: int = 3) -> str:
     return "n/a" if _is_missing(value) else f"{float(value):.{digits}f}"
 
 
+_RATING_COLUMNS = frozenset({"rating", "rating_low", "rating_high", "wins"})
+
+
 def _cell(column: str, value: Any) -> str:
     if isinstance(value, bool):
         return f"<td>{'yes' if value else ''}</td>"
@@ -100,6 +110,7 @@ def _cell(column: str, value: Any) -> str:
         return f'<td class="num">{value}</td>'
     if isinstance(value, float):
         digits = 4 if column in ("q_value", "sign_test_p") else 3
+        digits = 1 if column in _RATING_COLUMNS else digits
         text = _pct(value) if column in _PERCENT else _num(value, digits)
         return f'<td class="num">{text}</td>'
     if _is_missing(value):
@@ -242,6 +253,12 @@ def _verdict(analysis: StudyAnalysis, chart: str) -> str:
             f"{_pct(lc['ci_low'])} – {_pct(lc['ci_high'])}; raw {_pct(lc['raw_win_rate'])}, "
             f"n {lc['n']}). A large gap means length, not content, drives the preference.</p>"
         )
+    if analysis.judge_verdicts:
+        reweighted += (
+            f'<p id="judge-in-verdict">{analysis.judge_verdicts} of the judgments are an LLM '
+            "judge's verdicts on pairs no person judged, admitted by an admin for slices where "
+            "the judge's agreement with people is proven (see LLM judges below).</p>"
+        )
     boxes = "".join(
         f'<div class="metric">{_e(label)}<b>{_e(value)}</b></div>' for label, value in metrics
     )
@@ -328,6 +345,89 @@ def _roster(analysis: StudyAnalysis, chart: str) -> str:
     )
 
 
+_JUDGE_AGREEMENT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("slice", "slice"),
+    ("value", "value"),
+    ("n_pairs", "pairs"),
+    ("agreement", "agreement"),
+    ("agreement_no_ties", "agreement (decisive)"),
+    ("kappa", "κ vs majority"),
+    ("judge_win_rate", "judge win rate"),
+    ("human_win_rate", "people's win rate"),
+    ("gap", "gap"),
+    ("gap_ci_low", "gap CI low"),
+    ("gap_ci_high", "gap CI high"),
+    ("inconsistent_share", "inconsistent"),
+)
+
+
+def _judges(analysis: StudyAnalysis) -> str:
+    """LLM judges' verdicts, shown apart, and how well the study's judge agrees with people."""
+    if analysis.judges.empty:
+        return ""
+    agreement = ""
+    if not analysis.judge_agreement.empty:
+        agreement = (
+            "<h3>Judge against people</h3>"
+            f"{_table(analysis.judge_agreement, _JUDGE_AGREEMENT_COLUMNS)}"
+            '<p class="note">On pairs both judged: agreement of the judge\'s verdict with each '
+            "human vote (with ties, and decisive votes only), Cohen's κ against the people's "
+            "majority per pair, and the gap judge − people in win rate with a paired 95% "
+            "interval. Inconsistent: the judge gave different verdicts in the two presentation "
+            "orders (counted as a tie).</p>"
+        )
+    columns = (
+        ("reviewer", "judge"),
+        ("judgments", "verdicts"),
+        ("win_rate", "candidate win rate"),
+        ("ci_low", "CI low"),
+        ("ci_high", "CI high"),
+    )
+    return (
+        '<section id="judges"><h2>LLM judges</h2>'
+        f"{_table(analysis.judges, columns)}{agreement}"
+        + (
+            '<p class="note">Automatic judges are listed for comparison only; every figure '
+            "above comes from people.</p>"
+            if not analysis.judge_verdicts
+            else f'<p class="note">{analysis.judge_verdicts} judge verdicts stand in for '
+            "missing human judgments in the slices an admin enabled; every other figure comes "
+            "from people.</p>"
+        )
+        + "</section>"
+    )
+
+
+def _ratings(analysis: StudyAnalysis, chart: str) -> str:
+    """Bradley-Terry ratings of every variant the linked studies compare."""
+    ratings = analysis.ratings
+    if ratings is None:
+        return ""
+    per_study = pd.DataFrame(ratings.per_study)
+    studies = _table(
+        per_study,
+        (("study", "study"), ("baseline", "baseline"), ("candidate", "candidate"),
+         ("judgments", "judgments")),
+    )  # fmt: skip
+    if ratings.table is None:
+        body = f"<p>No ratings: {_e(ratings.problem)}.</p>"
+    else:
+        body = _table(
+            ratings.table.rename(columns={"ci_low": "rating_low", "ci_high": "rating_high"}),
+            (("variant", "variant"), ("rating", "rating"), ("rating_low", "CI low"),
+             ("rating_high", "CI high"), ("wins", "win credit"), ("n", "comparisons")),
+        ) + f'<div class="chart">{chart}</div>'  # fmt: skip
+    return (
+        '<section id="ratings"><h2>All variants: Bradley-Terry ratings</h2>'
+        f"{body}{studies}"
+        '<p class="note">Pooled from the human judgments of every study linked to this one '
+        "through a shared variant; 1000 is the average, +100 means winning about 64% of "
+        f"comparisons against a variant rated 100 lower; 95% intervals from {ratings.n_boot} "
+        "bootstrap resamples. Pooling assumes the studies review the same kind of "
+        "traffic.</p></section>"
+    )
+
+
 def _variants(analysis: StudyAnalysis) -> str:
     study = analysis.study
     parts = []
@@ -402,12 +502,21 @@ def render_report(analysis: StudyAnalysis, generated_at: dt.datetime | None = No
         _chart(forest, "chart-slices", include_plotlyjs=True),
         _chart(position_bias_figure(analysis.position_bias_by_reviewer), "chart-bias", False),
     ]
+    ratings = analysis.ratings
+    ratings_chart = (
+        _chart(ratings_figure(ratings.table), "chart-ratings", False)
+        if ratings is not None and ratings.table is not None
+        else ""
+    )
     body = (
         _header(analysis, when)
         + _verdict(analysis, charts[0])
         + _slices(analysis)
+        + drift_section_html(analysis.drift)
         + _agreement(analysis)
         + _roster(analysis, charts[1])
+        + _judges(analysis)
+        + _ratings(analysis, ratings_chart)
         + _variants(analysis)
         + _sample_design(analysis)
         + _worst(analysis)

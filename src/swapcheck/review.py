@@ -38,6 +38,11 @@ def normalise_reviewer(name: str | None) -> str:
             f"Reviewer name is {len(cleaned)} characters long.",
             f"Use at most {MAX_REVIEWER_NAME} characters.",
         )
+    if cleaned.lower().startswith("judge:"):
+        raise ReviewError(
+            f"Reviewer name {cleaned!r} starts with 'judge:', which marks LLM judges.",
+            "Sign in under your own name without the 'judge:' prefix.",
+        )
     return cleaned
 
 

@@ -539,15 +539,16 @@ EXPORT_HEADER = (
 def export_variants_toml(
     variants: Iterable[VariantConfig], names: Sequence[str] | None = None
 ) -> str:
-    """TOML text of ``variants`` (or only ``names``), sorted by name, ``logged`` left out."""
-    chosen = {v.name: v for v in variants if v.name != LOGGED_VARIANT}
+    """TOML text of ``variants`` (or only ``names``), sorted by name; answers-only variants
+    (``logged`` and those of imported answers) are left out: they generate nothing."""
+    chosen = {v.name: v for v in variants if v.provider != LOGGED_VARIANT}
     if names:
         missing = [n for n in names if n not in chosen]
         if missing:
             raise NotFoundError(
                 f"No variant to export named {', '.join(repr(n) for n in missing)}.",
                 f"Export one of: {', '.join(sorted(chosen)) or 'none'} "
-                f"('{LOGGED_VARIANT}' is built in and never exported).",
+                f"(answers-only variants such as '{LOGGED_VARIANT}' are never exported).",
             )
         chosen = {n: chosen[n] for n in names}
     return EXPORT_HEADER + "\n".join(_variant_toml(chosen[n]) for n in sorted(chosen))

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from typing import Any
 
 import pandas as pd
 
-from swapcheck.evaluators import ChatMessages, EvalResult, evaluator
+from swapcheck.evaluators import EvalValue, ResponseFn, ResponseInput, evaluator
+from swapcheck.evaluators._text import reject_unknown
 from swapcheck.identity_leaks import find_identity_leaks
 from swapcheck.store.connection import Store
 from swapcheck.store.studies import Study, study_prompt_ids
@@ -16,15 +19,24 @@ NAME = "identity_leak"
 
 @evaluator(
     NAME,
-    version=1,
-    description="Number of phrases in which the answer names its own model, vendor or training "
-    "(label: the phrases as a JSON list).",
+    version=2,
+    scope="response",
+    kind="rate",
+    higher_is="worse",
+    description="Answer names its own model, vendor or training (1) or not (0); "
+    "label: the flagged phrases as a JSON list.",
 )
-def identity_leak(messages: ChatMessages, text: str) -> EvalResult:
-    leaks = find_identity_leaks(text)
-    if not leaks:
-        return EvalResult(0.0, None)
-    return EvalResult(float(len(leaks)), json.dumps([leak.phrase for leak in leaks]))
+def identity_leak(options: Mapping[str, Any]) -> ResponseFn:
+    """Answer names its own model, vendor or training."""
+    reject_unknown(options, (), NAME)
+
+    def check(item: ResponseInput) -> EvalValue:
+        leaks = find_identity_leaks(item.text)
+        if not leaks:
+            return EvalValue(0.0, None)
+        return EvalValue(1.0, json.dumps([leak.phrase for leak in leaks], ensure_ascii=False))
+
+    return check
 
 
 def leak_phrases(label: str | None) -> list[str]:
@@ -53,4 +65,5 @@ def identity_flags(store: Store, study: Study) -> pd.DataFrame:
         run_evaluators(store, variant, prompt_ids)
     frame = flagged_answers(store, study, NAME)
     frame["phrases"] = [leak_phrases(label) for label in frame.pop("label")]
+    frame["leaks"] = [len(phrases) for phrases in frame["phrases"]]  # the value is 0/1 now
     return frame

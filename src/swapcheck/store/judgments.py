@@ -11,14 +11,28 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from swapcheck.errors import NotFoundError, ReviewError
+from swapcheck.errors import ConfigError, NotFoundError, ReviewError
 from swapcheck.models import canonical_json
+from swapcheck.review_priority import (
+    GROUP_BELOW_MINIMUM,
+    GROUP_DECIDED,
+    GROUP_UNDECIDED,
+    priority_order,
+    slice_decisions,
+)
 from swapcheck.store.connection import Store, first_row
 from swapcheck.store.jsonpath import metadata_path
+from swapcheck.store.priority import (
+    complete_pair_scores,
+    contested_pair_ids,
+    read_priority_settings,
+    signals_signature,
+)
 from swapcheck.store.studies import Study
 
 _READY_PAIRS = """
@@ -53,8 +67,10 @@ RESERVATION_TTL_MINUTES = 15
 _CLAIM_ATTEMPTS = 200
 """Rounds of (query candidates, try to reserve); each lost round means another reviewer won."""
 _TRANSIENT = (duckdb.TransactionException, duckdb.ConstraintException)
-LIVE = "undone_at IS NULL"
-"""Judgments that count: an undone judgment stays stored but is read by nothing else."""
+LIVE = "undone_at IS NULL AND reviewer_type = 'human'"
+"""A judgment that counts for the review queue and human statistics: not undone, by a person."""
+LIVE_J = "j.undone_at IS NULL AND j.reviewer_type = 'human'"
+REVIEWER_TYPES: tuple[str, ...] = ("human", "judge")
 
 
 def _slice_sql(study: Study) -> tuple[str, str]:
@@ -87,16 +103,31 @@ class _QueueState:
     how many leading pairs of ``order`` had all their slots judged at ``full_checked``; skipped
     for up to ``FULL_PREFIX_TTL_S`` (judged slots never expire; an undo or release in this
     process resets it, one in another process is noticed within that time).
+
+    Prioritised review only (see ``_priority_plan``): ``contested`` per ready row, rebuilt when
+    the evaluator/judge signature changes (checked every ``SIGNALS_TTL_S``); ``decided``
+    slices of the stopping rule, recomputed when the live judgment count moved.
     """
 
     signature: tuple
     ready: pa.Table
     satisfied: set[str] = field(default_factory=set)
     order_below: frozenset[str] | None = None
+    order_plan: tuple | None = None
     order: pa.Array | None = None
     full_prefix: int = 0
     full_checked: float = 0.0
     slotless: bool | None = None
+    contested: np.ndarray | None = None
+    signals: tuple | None = None
+    signals_checked: float = 0.0
+    decided: frozenset[str] = frozenset()
+    decided_count: int | None = None
+    population: pd.DataFrame | None = None
+    slice_decisions: dict[str, str | None] = field(default_factory=dict)
+    slice_counts: dict[str, int] = field(default_factory=dict)
+    decided_rule: str = ""
+    decided_checked: float = 0.0
 
 
 FULL_PREFIX_TTL_S = 30.0
@@ -117,6 +148,7 @@ def forget_queue_hints(store: Store, study: Study) -> None:
             if key[:2] == _state_key(store, study)[:2]:
                 state.satisfied.clear()
                 state.order_below, state.order, state.full_prefix = None, None, 0
+                state.decided_count = None
 
 
 def _queue_state(store: Store, cur: duckdb.DuckDBPyConnection, study: Study) -> _QueueState:
@@ -140,8 +172,9 @@ def _queue_state(store: Store, cur: duckdb.DuckDBPyConnection, study: Study) -> 
             *signature,
             *first_row(
                 cur.execute(
-                    "SELECT count(*), max(created_at) FROM evaluations "
-                    "WHERE evaluator = 'identity_leak' AND list_contains($v, variant)",
+                    "SELECT count(*), max(created_at) FROM evaluation_scores "
+                    "WHERE evaluator = 'identity_leak' AND against = '' "
+                    "AND list_contains($v, variant)",
                     {"v": variants},
                 )
             ),
@@ -155,9 +188,9 @@ def _queue_state(store: Store, cur: duckdb.DuckDBPyConnection, study: Study) -> 
     leak_filter = ""
     if exclude_leaks:
         leak_filter = (
-            "AND NOT EXISTS (SELECT 1 FROM evaluations e WHERE e.prompt_id = p.prompt_id "
-            "AND e.variant IN ($baseline, $candidate) AND e.evaluator = 'identity_leak' "
-            "AND e.value > 0)"
+            "AND NOT EXISTS (SELECT 1 FROM evaluation_scores e WHERE e.prompt_id = p.prompt_id "
+            "AND e.variant IN ($baseline, $candidate) AND e.against = '' "
+            "AND e.evaluator = 'identity_leak' AND e.config_hash = '' AND e.value > 0)"
         )
     params: dict[str, object] = _study_params(study)
     if study.slice_columns:
@@ -259,7 +292,7 @@ def _below_minimum(
     counts = dict(
         cur.execute(
             f"SELECT r.slice, count(*) FROM judgments j JOIN queue_ready r USING (pair_id) "
-            f"WHERE j.study_id = $study_id AND j.{LIVE} AND list_contains($slices, r.slice) "
+            f"WHERE j.study_id = $study_id AND {LIVE_J} AND list_contains($slices, r.slice) "
             "GROUP BY r.slice",
             {"study_id": study.study_id, "slices": unsettled},
         ).fetchall()
@@ -270,19 +303,133 @@ def _below_minimum(
     return frozenset(set(unsettled) - reached)
 
 
-def _search_order(state: _QueueState, below: frozenset[str]) -> pa.Array:
-    """Row indices of ``state.ready``: below-minimum slices first, then the rest, by position."""
+def _search_order(state: _QueueState, below: frozenset[str], plan: tuple | None = None) -> pa.Array:
+    """Row indices of ``state.ready``: below-minimum slices first, then the rest, by position.
+
+    With a priority ``plan`` (contested share, decided slices, contested version): below-minimum
+    slices, then undecided, then decided ones, each with its strata interleaved
+    (``review_priority.priority_order``).
+    """
     with _ready_lock:
-        if state.order is not None and state.order_below == below:
+        if state.order is not None and state.order_below == below and state.order_plan == plan:
             return state.order
     slices = state.ready.column("slice")
-    first = pc.is_in(slices, value_set=pa.array(sorted(below), pa.string()))
-    indices = pa.array(range(state.ready.num_rows), pa.int64())
-    first = first.combine_chunks() if isinstance(first, pa.ChunkedArray) else first
-    order = pa.concat_arrays([pc.filter(indices, first), pc.filter(indices, pc.invert(first))])
+    if plan is None:
+        first = pc.is_in(slices, value_set=pa.array(sorted(below), pa.string()))
+        indices = pa.array(range(state.ready.num_rows), pa.int64())
+        first = first.combine_chunks() if isinstance(first, pa.ChunkedArray) else first
+        order = pa.concat_arrays([pc.filter(indices, first), pc.filter(indices, pc.invert(first))])
+    else:
+        share, decided, _version = plan
+        labels = np.asarray(slices.to_pylist(), dtype=object)
+        groups = np.full(labels.size, GROUP_UNDECIDED, dtype=np.int64)
+        groups[np.isin(labels, list(decided))] = GROUP_DECIDED
+        groups[np.isin(labels, list(below))] = GROUP_BELOW_MINIMUM
+        contested = state.contested if state.contested is not None else np.zeros(0, bool)
+        order = pa.array(priority_order(labels, contested, groups, share), pa.int64())
     with _ready_lock:
-        state.order_below, state.order, state.full_prefix = below, order, 0
+        state.order_below, state.order_plan, state.order, state.full_prefix = (
+            below,
+            plan,
+            order,
+            0,
+        )
     return order
+
+
+SIGNALS_TTL_S = 5.0
+"""How often a prioritised queue checks for new evaluator scores or judge verdicts."""
+DECIDED_TTL_S = 2.0
+
+
+def _priority_plan(
+    cur: duckdb.DuckDBPyConnection, study: Study, state: _QueueState
+) -> tuple | None:
+    """(contested share, decided slices, contested version) when prioritised review is on.
+
+    None (the plain queue) when the study's ``review_priority`` setting is off or unreadable:
+    a broken setting falls back to the uniform order, which is always unbiased.
+    """
+    try:
+        settings = read_priority_settings(cur, study)
+    except ConfigError:
+        return None
+    if not settings.enabled:
+        return None
+    now = time.monotonic()
+    if state.contested is None or now - state.signals_checked >= SIGNALS_TTL_S:
+        signature = signals_signature(cur, study)
+        if state.contested is None or signature != state.signals:
+            contested_ids = contested_pair_ids(cur, study)
+            flags = pc.is_in(
+                state.ready.column("pair_id"),
+                value_set=pa.array(sorted(contested_ids), pa.string()),
+            )
+            with _ready_lock:
+                state.contested = np.asarray(flags.to_numpy(zero_copy_only=False), dtype=bool)
+                state.signals, state.decided_count = signature, None
+                state.population = None
+        state.signals_checked = now
+    decided = (
+        _decided_slices(cur, study, state, settings.stop_rule)
+        if settings.stop_decided_slices
+        else frozenset()
+    )
+    return (settings.contested_share, decided, state.signals)
+
+
+def _decided_slices(
+    cur: duckdb.DuckDBPyConnection, study: Study, state: _QueueState, rule: str
+) -> frozenset[str]:
+    """Slices the sequential stopping rule has decided, recomputed when judgments changed."""
+    live = first_row(
+        cur.execute(
+            f"SELECT count(*) FROM judgments WHERE study_id = ? AND {LIVE}", [study.study_id]
+        )
+    )[0]
+    step = max(1, state.ready.num_rows // 2000)
+    if rule != state.decided_rule:
+        state.decided_count, state.decided_rule = None, rule
+    fresh = state.decided_count is not None and (
+        live == state.decided_count
+        or (
+            abs(live - state.decided_count) < step
+            and time.monotonic() - state.decided_checked < DECIDED_TTL_S
+        )
+    )
+    if fresh:
+        return state.decided
+    assert state.contested is not None
+    if state.population is None:
+        state.population = pd.DataFrame(
+            {
+                "pair_id": state.ready.column("pair_id").to_pylist(),
+                "slice": state.ready.column("slice").to_pylist(),
+                "contested": state.contested,
+            }
+        )
+    population = state.population
+    scores = complete_pair_scores(cur, study)
+    outcomes = scores.merge(population, on="pair_id", how="inner", sort=False)
+    counts = outcomes.groupby("slice").size().to_dict()
+    known = state.slice_decisions if state.decided_count is not None else {}
+    changed = {s for s in population["slice"].unique() if s not in known}
+    changed |= {s for s, n in counts.items() if n != state.slice_counts.get(s, 0)}
+    if changed:
+        fresh = slice_decisions(
+            population.loc[population["slice"].isin(changed), ["slice", "contested"]],
+            outcomes[outcomes["slice"].isin(changed)],
+            study.margin,
+            rule=rule,
+            overlap=study.overlap,
+        )
+        known = {**known, **fresh}
+    decided = frozenset(s for s, d in known.items() if d is not None)
+    with _ready_lock:
+        state.slice_decisions, state.slice_counts = known, counts
+        state.decided, state.decided_count = decided, live
+        state.decided_checked = time.monotonic()
+    return decided
 
 
 def _window_sql(with_judgments: bool) -> str:
@@ -339,7 +486,7 @@ def _has_slotless_judgments(
     if state.slotless is None:
         row = first_row(
             cur.execute(
-                f"SELECT count(*) FROM judgments j WHERE j.study_id = $s AND j.{LIVE} "
+                f"SELECT count(*) FROM judgments j WHERE j.study_id = $s AND {LIVE_J} "
                 "AND NOT EXISTS (SELECT 1 FROM reservations r WHERE r.study_id = $s "
                 "AND r.pair_id = j.pair_id AND r.reviewer = j.reviewer AND r.judged)",
                 {"s": study.study_id},
@@ -388,7 +535,8 @@ def _claim_in_order(
 ) -> str | None | bool:
     """One pass over the search order: the pair reserved, None if none is open, False if every
     open pair seen was taken by a concurrent reviewer first (the caller tries again)."""
-    order = _search_order(state, _below_minimum(cur, study, state))
+    below = _below_minimum(cur, study, state)
+    order = _search_order(state, below, _priority_plan(cur, study, state))
     start = 0
     with _ready_lock:
         if time.monotonic() - state.full_checked < FULL_PREFIX_TTL_S:
@@ -770,25 +918,36 @@ def study_counts(store: Store, study: Study) -> dict[str, int]:
     }
 
 
-def judgments_frame(store: Store, study: Study) -> pd.DataFrame:
+def judgments_frame(
+    store: Store, study: Study, reviewer_type: str | None = "human"
+) -> pd.DataFrame:
     """Live (not undone) unblinded judgments of a study with the prompt's slice values.
 
-    Admins only. ``criteria`` is a dict {criterion: baseline|candidate|same} or None,
-    ``reason_tags`` a list (empty when none).
+    ``reviewer_type`` picks people (``human``, the default: every verdict and human statistic
+    reads only these), LLM judges (``judge``) or both (None). Admins only. ``criteria`` is a
+    dict {criterion: baseline|candidate|same} or None, ``reason_tags`` a list (empty when none).
     """
     slice_selects = "".join(
         f", json_extract_string(q.metadata, ${i}) AS slice_{i}"
         for i, _ in enumerate(study.slice_columns, start=2)
     )
     params: list[object] = [study.study_id] + [metadata_path(c) for c in study.slice_columns]
+    if reviewer_type is None:
+        type_filter = "true"
+    elif reviewer_type in REVIEWER_TYPES:
+        type_filter = f"j.reviewer_type = ${len(params) + 1}"
+        params.append(reviewer_type)
+    else:
+        raise ValueError(f"reviewer_type must be one of {REVIEWER_TYPES} or None")
     with store.cursor() as cur:
         frame = cur.execute(
-            "SELECT j.judgment_id, j.pair_id, p.prompt_id, j.reviewer, j.left_role, j.choice, "
-            "j.comment, j.time_on_item_ms, j.created_at, j.criteria, j.reason_tags"
-            f"{slice_selects} "
+            "SELECT j.judgment_id, j.pair_id, p.prompt_id, j.reviewer, j.reviewer_type, "
+            "j.left_role, j.choice, j.comment, j.time_on_item_ms, j.created_at, j.criteria, "
+            f"j.reason_tags{slice_selects} "
             "FROM judgments j JOIN pairs p USING (pair_id) "
             "JOIN prompts q ON q.prompt_id = p.prompt_id "
-            "WHERE j.study_id = $1 AND j.undone_at IS NULL ORDER BY j.created_at, j.judgment_id",
+            "WHERE j.study_id = $1 AND j.undone_at IS NULL "
+            f"AND {type_filter} ORDER BY j.created_at, j.judgment_id",
             params,
         ).df()
     frame["criteria"] = [json.loads(v) if isinstance(v, str) else None for v in frame["criteria"]]
@@ -804,7 +963,7 @@ def pair_judgments(store: Store, study: Study, pair_id: str) -> pd.DataFrame:
     """Every judgment of one pair, undone ones included (flagged), oldest first. Admins only."""
     with store.cursor() as cur:
         frame = cur.execute(
-            "SELECT reviewer, choice, left_role, criteria, reason_tags, comment, "
+            "SELECT reviewer, reviewer_type, choice, left_role, criteria, reason_tags, comment, "
             "time_on_item_ms, created_at, undone_at IS NOT NULL AS undone "
             "FROM judgments WHERE study_id = ? AND pair_id = ? "
             "ORDER BY created_at, judgment_id",

@@ -321,3 +321,59 @@ def _review_workflow(cur: duckdb.DuckDBPyConnection) -> None:
         );
         """
     )
+
+
+@migration("0007_judges_and_evaluators")
+def _judges_and_evaluators(cur: duckdb.DuckDBPyConnection) -> None:
+    # judgments.reviewer_type: 'human' or 'judge' (an LLM judge). Judge verdicts never hold a
+    # human review slot and never enter the human statistics unless an admin allows it.
+    # judge_calls: each call of an LLM judge on a pair in one presentation order, with the
+    # unblinded verdict it gave (NULL when the call or its parsing failed) and its rationale.
+    # evaluation_scores: evaluator values per answer (``against`` = '') or per pair of answers
+    # (``variant`` the candidate, ``against`` the baseline); ``config_hash`` identifies the
+    # options the evaluator was built with ('' = defaults). Replaces ``evaluations``.
+    cur.execute(
+        """
+        ALTER TABLE judgments ADD COLUMN reviewer_type VARCHAR DEFAULT 'human';
+        UPDATE judgments SET reviewer_type = CASE
+            WHEN starts_with(reviewer, 'judge:') THEN 'judge' ELSE 'human' END;
+        DELETE FROM reservations WHERE starts_with(reviewer, 'judge:');
+        CREATE TABLE judge_calls (
+            study_id       VARCHAR NOT NULL,
+            pair_id        VARCHAR NOT NULL,
+            judge_variant  VARCHAR NOT NULL,
+            rubric_hash    VARCHAR NOT NULL,
+            left_role      VARCHAR NOT NULL CHECK (left_role IN ('baseline', 'candidate')),
+            verdict        VARCHAR
+                           CHECK (verdict IN ('baseline', 'candidate', 'tie', 'both_bad')),
+            rationale      VARCHAR,
+            raw_text       VARCHAR,
+            error          VARCHAR,
+            request_hash   VARCHAR,
+            input_tokens   BIGINT,
+            output_tokens  BIGINT,
+            cost_usd       DOUBLE,
+            latency_ms     DOUBLE,
+            created_at     TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            PRIMARY KEY (study_id, pair_id, judge_variant, rubric_hash, left_role)
+        );
+        CREATE TABLE evaluation_scores (
+            prompt_id    VARCHAR NOT NULL,
+            variant      VARCHAR NOT NULL,
+            against      VARCHAR NOT NULL DEFAULT '',
+            evaluator    VARCHAR NOT NULL,
+            config_hash  VARCHAR NOT NULL DEFAULT '',
+            version      INTEGER NOT NULL,
+            value        DOUBLE,
+            label        VARCHAR,
+            created_at   TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            PRIMARY KEY (prompt_id, variant, against, evaluator, config_hash)
+        );
+        INSERT INTO evaluation_scores
+            (prompt_id, variant, against, evaluator, config_hash, version, value, label,
+             created_at)
+        SELECT prompt_id, variant, '', evaluator, '', version, value, label, created_at
+        FROM evaluations;
+        DROP TABLE evaluations;
+        """
+    )

@@ -12,7 +12,7 @@ from swapcheck.errors import IngestError, NotFoundError
 from swapcheck.ingest_sql import SLICE_VALUE, STORED_TEXTS
 from swapcheck.models import LOGGED_VARIANT, canonical_json
 from swapcheck.store.connection import Store, first_row
-from swapcheck.store.variants import ensure_logged_variant_on
+from swapcheck.store.variants import ensure_answers_variant_on
 
 if TYPE_CHECKING:
     from swapcheck.ingest_files import LogFile
@@ -35,6 +35,7 @@ class IngestReport:
     rejects: pd.DataFrame = field(default_factory=pd.DataFrame)
     notes: list[str] = field(default_factory=list)
     replaced_version: bool = False  # a re-ingest of a source with this name (e.g. a fixed file)
+    response_variant: str = LOGGED_VARIANT  # the variant the file's answers are stored under
 
     def summary(self) -> str:
         if self.already_ingested:
@@ -43,10 +44,15 @@ class IngestReport:
                 f"{self.source_id}); nothing added."
             )
         again = " (new version of this source)" if self.replaced_version else ""
+        answers = (
+            "logged answers"
+            if self.response_variant == LOGGED_VARIANT
+            else f"answers stored as variant '{self.response_variant}'"
+        )
         return (
             f"{self.source_name}{again}: {self.rows_total} rows read, {self.rows_ingested} new "
             f"prompts, {self.rows_duplicate} duplicates, {self.rows_rejected} rejected, "
-            f"{self.logged_responses} logged answers."
+            f"{self.logged_responses} {answers}."
         )
 
 
@@ -77,11 +83,14 @@ def source_id_for(file_hash: str) -> str:
 
 
 def find_source_by_file_hash(store: Store, file_hash: str) -> IngestReport | None:
-    """The report of a source with exactly these file bytes, marked ``already_ingested``."""
+    """The report of a source with exactly these file bytes, marked ``already_ingested``
+    (``response_variant``: the variant its answers were stored under)."""
     with store.cursor() as cur:
         row = first_row(
             cur.execute(
-                "SELECT source_id, name, rows_total FROM sources WHERE file_hash = ?", [file_hash]
+                "SELECT source_id, name, rows_total, mapping->>'response_variant' FROM sources "
+                "WHERE file_hash = ?",
+                [file_hash],
             )
         )
     if row is None:
@@ -96,7 +105,30 @@ def find_source_by_file_hash(store: Store, file_hash: str) -> IngestReport | Non
         rows_rejected=0,
         logged_responses=0,
         already_ingested=True,
+        response_variant=row[3] or LOGGED_VARIANT,
     )
+
+
+def imported_request_hash(variant: str, prompt_column: str) -> tuple[str, list[Any]]:
+    """SQL (and its parameters) for the request hash of an imported answer.
+
+    ``logged`` keeps ``sha256('logged:' || prompt_id)`` (stored databases stay valid); any other
+    variant's name is part of the hash, so imported answers never share a hash across variants.
+    """
+    if variant == LOGGED_VARIANT:
+        return f"sha256('logged:' || {prompt_column})", []
+    return f"sha256('logged:' || ? || ':' || {prompt_column})", [variant]
+
+
+def _kept_note(variant: str, offered: int, stored: int) -> list[str]:
+    """For a named variant: how many answers were not stored because one was there already."""
+    kept = offered - stored
+    if variant == LOGGED_VARIANT or kept <= 0:
+        return []
+    return [
+        f"{kept} prompt(s) already had an answer of variant '{variant}'; the answer stored "
+        "first was kept (imported answers are never replaced)"
+    ]
 
 
 def _count(cur: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> int:
@@ -179,15 +211,17 @@ def save_staged(
         "SELECT prompt_id, ?, weight FROM chosen",
         [source_id],
     )
-    logged = 0
-    if _count(cur, "SELECT count(*) FROM chosen WHERE logged_response IS NOT NULL"):
-        ensure_logged_variant_on(cur)
+    logged, variant = 0, mapping.response_variant
+    offered = _count(cur, "SELECT count(*) FROM chosen WHERE logged_response IS NOT NULL")
+    if offered:
+        ensure_answers_variant_on(cur, variant, mapping.response_model)
         before_r = _count(cur, "SELECT count(*) FROM responses")
+        hash_sql, hash_params = imported_request_hash(variant, "prompt_id")
         cur.execute(
             "INSERT INTO responses (prompt_id, variant, request_hash, text, finish_reason) "
-            "SELECT prompt_id, ?, sha256('logged:' || prompt_id), logged_response, 'logged' "
+            f"SELECT prompt_id, ?, {hash_sql}, logged_response, 'logged' "
             "FROM chosen WHERE logged_response IS NOT NULL ON CONFLICT DO NOTHING",
-            [LOGGED_VARIANT],
+            [variant, *hash_params],
         )
         logged = _count(cur, "SELECT count(*) FROM responses") - before_r
     slices = list(mapping.slice_columns) + [
@@ -209,9 +243,19 @@ def save_staged(
         rows_rejected=len(rejects),
         logged_responses=logged,
         rejects=rejects,
-        notes=list(log.notes),
+        notes=[*log.notes, *_missing_note(variant, offered), *_kept_note(variant, offered, logged)],
         replaced_version=previous is not None,
+        response_variant=variant,
     )
+
+
+def _missing_note(variant: str, offered: int) -> list[str]:
+    if variant == LOGGED_VARIANT or offered:
+        return []
+    return [
+        f"no answers found for variant '{variant}': map the answer column (--response-column) "
+        "or give conversations that end with the assistant's answer"
+    ]
 
 
 def _derived_columns(cur: duckdb.DuckDBPyConnection) -> dict[str, str]:
@@ -293,8 +337,9 @@ def save_answers(
     mapping: ColumnMapping,
     rejects: pd.DataFrame,
 ) -> IngestReport:
-    """Store the answers in temp table ``staged`` as ``logged`` answers (one per
-    prompt; answers already stored are kept) and record the file as a source."""
+    """Store the answers in temp table ``staged`` as answers of ``mapping.response_variant``
+    (default ``logged``; one per prompt; answers already stored are kept) and record the file
+    as a source."""
     ok = _count(cur, "SELECT count(*) FROM staged WHERE code IS NULL")
     rows_total = ok + len(rejects)
     if ok == 0:
@@ -304,18 +349,21 @@ def save_answers(
             f"problems: {shown}",
             "ingest the requests first, or check the id and answer columns; nothing was stored",
         )
-    ensure_logged_variant_on(cur)
+    variant = mapping.response_variant
+    ensure_answers_variant_on(cur, variant, mapping.response_model)
     before = _count(cur, "SELECT count(*) FROM responses")
+    hash_sql, hash_params = imported_request_hash(variant, "p.prompt_id")
     cur.execute(
         "INSERT INTO responses (prompt_id, variant, request_hash, text, finish_reason) "
-        "SELECT p.prompt_id, ?, sha256('logged:' || p.prompt_id), any_value(a.answer), 'logged' "
+        f"SELECT p.prompt_id, ?, {hash_sql}, any_value(a.answer), 'logged' "
         "FROM staged a JOIN prompts p ON p.external_id = a.external_id "
         "WHERE a.code IS NULL GROUP BY p.prompt_id ON CONFLICT DO NOTHING",
-        [LOGGED_VARIANT],
+        [variant, *hash_params],
     )
     logged = _count(cur, "SELECT count(*) FROM responses") - before
     previous = first_row(cur.execute("SELECT source_id FROM sources WHERE name = ?", [name]))
     source_id = previous[0] if previous else source_id_for(log.file_hash)
+    kind = "logged answers" if variant == LOGGED_VARIANT else f"answers of variant '{variant}'"
     values = [log.file_hash, log.format, mapping.to_json(), rows_total, 0, ok - logged,
               len(rejects), "[]", canonical_json({"answers_only": True})]  # fmt: skip
     _record_source(cur, previous is not None, source_id, name, values, rejects)
@@ -329,8 +377,9 @@ def save_answers(
         rows_rejected=len(rejects),
         logged_responses=logged,
         rejects=rejects,
-        notes=[*log.notes, f"{log.name}: answers only; {logged} attached as logged answers"],
+        notes=[*log.notes, f"{log.name}: answers only; {logged} attached as {kind}"],
         replaced_version=previous is not None,
+        response_variant=variant,
     )
 
 

@@ -154,7 +154,7 @@ def _names_that_would_leak(store: Store, variant_names: list[str]) -> list[str]:
     words: list[str] = []
     for name in variant_names:
         variant = get_variant(store, name)
-        if variant.provider == LOGGED_VARIANT:
+        if variant.name == LOGGED_VARIANT:  # imported answers' variants keep their names
             continue
         words += [variant.name, variant.model]
         if variant.provider != "simulated":

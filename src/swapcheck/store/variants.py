@@ -71,11 +71,17 @@ def _check_name(variant: VariantConfig) -> None:
 
 def _save_on(cur: duckdb.DuckDBPyConnection, variant: VariantConfig, *, replace: bool) -> None:
     _check_name(variant)
-    exists = first_row(cur.execute("SELECT 1 FROM variants WHERE name = ?", [variant.name]))
+    exists = first_row(cur.execute("SELECT provider FROM variants WHERE name = ?", [variant.name]))
     if exists and not replace:
         raise ConfigError(
             f"A variant named {variant.name!r} already exists.",
             "Choose another name, or update the existing variant.",
+        )
+    if exists and exists[0] == LOGGED_VARIANT and variant.provider != LOGGED_VARIANT:
+        raise ConfigError(
+            f"Variant {variant.name!r} holds imported answers (an answers-only variant); "
+            "giving it a model provider would mix generated answers with them.",
+            "Save the model variant under another name.",
         )
     values = [
         variant.name,
@@ -156,6 +162,44 @@ def ensure_logged_variant_on(cur: duckdb.DuckDBPyConnection) -> VariantConfig:
         [variant.name, variant.provider, variant.model],
     )
     return variant
+
+
+def check_answers_variant_on(cur: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Refuse to store imported answers under a variant that generates its own answers."""
+    row = first_row(cur.execute("SELECT provider, model FROM variants WHERE name = ?", [name]))
+    if row is None or row[0] == LOGGED_VARIANT:
+        return
+    raise ConfigError(
+        f"Variant {name!r} already exists as a {row[0]} variant (model {row[1]!r}); imported "
+        "answers stored under it would be mixed with the answers it generates (and replaced "
+        "by them at its next generation).",
+        "Store the imported answers under a new name (--response-variant, or 'Answers are "
+        f"stored as variant' on the Ingest page), e.g. {name[:55]}-imported.",
+    )
+
+
+def ensure_answers_variant_on(
+    cur: duckdb.DuckDBPyConnection, name: str, model: str | None = None
+) -> VariantConfig:
+    """The answers-only variant ``name`` (provider ``logged``), created when missing.
+
+    Its model label is ``model``, else the name; a given ``model`` relabels an existing one.
+    Inside the caller's transaction; refuses a variant with a real provider.
+    """
+    if name == LOGGED_VARIANT:
+        return ensure_logged_variant_on(cur)
+    validate_variant_name(name)
+    check_answers_variant_on(cur, name)
+    label = model or name
+    cur.execute(
+        "INSERT INTO variants (name, provider, model, params) VALUES (?, ?, ?, '{}') "
+        "ON CONFLICT (name) DO NOTHING",
+        [name, LOGGED_VARIANT, label],
+    )
+    if model:
+        cur.execute("UPDATE variants SET model = ? WHERE name = ?", [model, name])
+    row = first_row(cur.execute("SELECT model FROM variants WHERE name = ?", [name]))
+    return VariantConfig(name=name, provider=LOGGED_VARIANT, model=row[0] if row else label)
 
 
 def get_variant(store: Store, name: str) -> VariantConfig:

@@ -12,6 +12,7 @@ import streamlit as st
 from swapcheck.ingest import sample_frame, sample_log
 from swapcheck.ingest_files import EXTENSIONS, GZIP_SUFFIXES
 from swapcheck.ingest_shapes import SHAPES, TURNS, ColumnMapping, guess_mapping
+from swapcheck.models import LOGGED_VARIANT
 from swapcheck.pipeline import ingest_file
 from swapcheck.report import to_safe_csv
 from swapcheck.store import Store
@@ -93,9 +94,10 @@ def mapping_form(path: Path, name: str, store: Store) -> None:
     with c2:
         id_col = pick("Id", guess.id_column, "map_id")
         system = pick("System prompt", guess.system_column, "map_system")
-    with c3:
-        response = pick("Logged answer", guess.response_column, "map_response")
         timestamp = pick("Timestamp", guess.timestamp_column, "map_time")
+    with c3:
+        response = pick("Answer", guess.response_column, "map_response")
+        variant, model = _answer_variant_inputs(guess)
     used = {messages, prompt, id_col, system, response, timestamp}
     slices = st.multiselect(
         "Slice columns",
@@ -130,6 +132,8 @@ def mapping_form(path: Path, name: str, store: Store) -> None:
         timestamp_column=timestamp,
         turn=turn,
         shape=guess.shape,
+        response_variant=variant,
+        response_model=model,
     )
     bar = st.progress(0.0, text="starting")
 
@@ -149,6 +153,27 @@ def mapping_form(path: Path, name: str, store: Store) -> None:
             f"{len(report.rejects)} rows were rejected and kept in quarantine (below). Fix them "
             "in the file and ingest it again under the same name: the fixed rows are added."
         )
+
+
+def _answer_variant_inputs(guess: ColumnMapping) -> tuple[str, str | None]:
+    """Which variant the file's answers are stored as (default: the logged production answers),
+    and an optional model label for a new one."""
+    variant = st.text_input(
+        "Answers are stored as variant",
+        value=guess.response_variant,
+        key="map_response_variant",
+        help="'logged' = the answers your production system gave. Answers of another model (an "
+        "offline eval run, a shadow deployment, another tool's export): give them their own "
+        "name, e.g. gpt-4o-shadow; that answers-only variant is created and can be a study's "
+        "baseline or candidate without generating anything.",
+    )
+    model = st.text_input(
+        "Model label (optional)",
+        value=guess.response_model or "",
+        key="map_response_model",
+        help="Model of a named answers variant, shown in variant lists (default: its name).",
+    )
+    return variant.strip() or LOGGED_VARIANT, model.strip() or None
 
 
 def _previous_mapping(store: Store, name: str, columns: list[str]) -> ColumnMapping | None:

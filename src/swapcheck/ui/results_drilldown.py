@@ -6,6 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from swapcheck.errors import NotFoundError
 from swapcheck.review import content_text, reviewer_redactor
 from swapcheck.stats import MISSING
 from swapcheck.store import Store
@@ -79,7 +80,15 @@ def regressions_and_drilldown(
 def _show_pair(store: Store, study: Study, pair_id: str) -> None:
     """The conversation and both answers, labelled with their variants, plus every vote."""
     redactor = reviewer_redactor(store)
-    content = pair_content(store, study, pair_id)
+    try:
+        content = pair_content(store, study, pair_id)
+    except NotFoundError:  # judgments imported for prompts whose answers were never stored
+        st.info(
+            "The answers of this pair are not stored (its judgments were imported without "
+            "them); only the votes are shown."
+        )
+        st.dataframe(pair_judgments(store, study, pair_id), hide_index=True)
+        return
     with st.expander("Conversation", expanded=True):
         for message in redactor.redact_messages(
             [{"role": m.get("role", "user"), "content": m.get("content")} for m in content.messages]

@@ -403,7 +403,7 @@ def import_section(store: Store) -> None:
 
 
 def export_section(variants: Sequence[VariantConfig]) -> None:
-    exportable = [v for v in variants if v.name != LOGGED_VARIANT]
+    exportable = [v for v in variants if v.provider != LOGGED_VARIANT]
     st.download_button(
         "Download variants.toml",
         data=export_variants_toml(exportable).encode("utf-8") if exportable else b"",
