@@ -3,9 +3,8 @@
 import streamlit as st
 
 from swapcheck.analysis import length_controlled, traffic_reweighted
-from swapcheck.judge import verdict_judgments
 from swapcheck.report import to_safe_csv, win_rate_figure
-from swapcheck.stats import position_bias, slice_tables, without_slices
+from swapcheck.stats import WEIGHT_COLUMN, position_bias, slice_tables, without_slices
 from swapcheck.stats_agreement import pairwise_agreement
 from swapcheck.stats_decisions import combination_decisions, decision_table, overall_verdict
 from swapcheck.stats_drift import drift_table
@@ -16,6 +15,7 @@ from swapcheck.ui.results_drift import render_drift
 from swapcheck.ui.results_drilldown import go_colour, regressions_and_drilldown
 from swapcheck.ui.results_exports import exports_section
 from swapcheck.ui.results_ratings import judges_section, ratings_section
+from swapcheck.verdict_data import sign_off_judgments
 
 require_admin()
 
@@ -30,7 +30,7 @@ st.caption(
     "with 95% Wilson intervals. Below 0.5 the candidate is worse; a slice is flagged *worse* "
     "only when its whole interval lies below 0.5."
 )
-judgments = verdict_judgments(store, study)  # people (+ judge verdicts an admin admitted)
+judgments = sign_off_judgments(store, study)  # people, admitted judge verdicts, weights
 if judgments.empty:
     st.info("No judgments yet. Grade some pairs on the Review page.")
     st.stop()
@@ -106,6 +106,12 @@ if at_equal_length and at_equal_length["win_rate"] == at_equal_length["win_rate"
     )
 if adjusted:
     st.caption("Candidate win rate " + "; ".join(adjusted) + ".")
+if WEIGHT_COLUMN in shown.columns:
+    st.caption(
+        "The review queue is prioritised (Review admin → Queue priority): every rate and "
+        "interval weighs each judgment by the inverse of its pair's selection probability, so "
+        "over-sampled contested pairs do not bias them; `n_eff` is the effective sample size."
+    )
 agreement, decisive = pairwise_agreement(people, True), pairwise_agreement(people, False)
 if agreement["n_comparisons"]:
     st.caption(
@@ -137,6 +143,7 @@ st.dataframe(
             "tie_rate",
             "both_bad_rate",
             "low_n",
+            *(["n_eff"] if "n_eff" in table.columns else []),
         ]
     ].style.map(go_colour, subset=["go"]),
     hide_index=True,

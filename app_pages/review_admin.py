@@ -12,6 +12,7 @@ from swapcheck.ui.review_admin import (
     quality_section,
     settings_section,
 )
+from swapcheck.ui.review_priority_admin import priority_section
 
 admin = require_admin()
 st.title("Review admin")
@@ -22,11 +23,13 @@ if study is None:
 
 with user_errors("The review progress could not be shown"):
     progress_section(store, study)
-settings_tab, flags_tab, gold_tab, quality_tab = st.tabs(
-    ["Review settings", "Identity flags", "Gold items", "Reviewer quality"]
+settings_tab, queue_tab, flags_tab, gold_tab, quality_tab = st.tabs(
+    ["Review settings", "Queue priority", "Identity flags", "Gold items", "Reviewer quality"]
 )
 with settings_tab, user_errors("The review settings could not be shown"):
     study = settings_section(store, study)
+with queue_tab, user_errors("The queue priority could not be shown"):
+    priority_section(store, study)
 with flags_tab, user_errors("The identity flags could not be checked"):
     identity_flags_section(store, study)
 with gold_tab, user_errors("The gold items could not be shown"):

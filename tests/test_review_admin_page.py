@@ -207,3 +207,23 @@ def test_untrusted_answers_render_as_text(tmp_store: Store, study: Study) -> Non
     payload = browser_payload(at)
     assert "&lt;img src=x onerror=alert(1)&gt;" in payload
     assert "<img" not in payload
+
+
+def test_queue_priority_is_saved_and_slices_show_their_decision(
+    tmp_store: Store, study: Study
+) -> None:
+    from swapcheck.store.priority import get_priority_settings
+
+    tmp_store.close()
+    at = open_page("review_admin")
+    status = next(d.value for d in at.dataframe if "decided" in d.value.columns)
+    assert status["pairs"].sum() == len(ready_pair_ids(tmp_store, study))
+    assert set(status["decided"]) == {"not yet"}  # nothing judged yet
+    toggle = next(t for t in at.toggle if t.label == "Prioritise contested pairs")
+    toggle.set_value(True)
+    next(s for s in at.slider if s.label.startswith("Share of contested")).set_value(0.5)
+    _button(at, "Save queue settings").click().run()
+    assert_no_exception(at)
+    assert any("Prioritised queue on." in s.value for s in at.success)
+    saved = get_priority_settings(tmp_store, study)
+    assert saved.enabled and saved.contested_share == 0.5 and saved.stop_rule == "full_review"

@@ -11,10 +11,16 @@ from urllib.parse import urlsplit, urlunsplit
 import pandas as pd
 
 from swapcheck.errors import ConfigError, NotFoundError
-from swapcheck.judge import judge_agreement, verdict_judgments
+from swapcheck.judge import judge_agreement
 from swapcheck.models import VariantConfig, canonical_json
 from swapcheck.ratings import VariantRatings, connected_studies, variant_ratings
-from swapcheck.stats import MISSING, position_bias, slice_tables, wilson_interval
+from swapcheck.stats import (
+    MISSING,
+    WEIGHT_COLUMN,
+    position_bias,
+    slice_tables,
+    wilson_interval,
+)
 from swapcheck.stats_agreement import (
     cohens_kappa,
     fleiss_kappa_report,
@@ -33,6 +39,7 @@ from swapcheck.store.judgments import judgments_frame, pair_content
 from swapcheck.store.responses import answer_lengths
 from swapcheck.store.studies import Study, study_sample_frame
 from swapcheck.store.variants import get_variant
+from swapcheck.verdict_data import sign_off_judgments
 
 WORST_PAIRS = 10
 """How many of the pairs with the most votes against the candidate the report shows."""
@@ -268,6 +275,8 @@ def traffic_reweighted(
     if len(set(weights.values())) <= 1:
         return None
     frame = judgments.assign(traffic_weight=judgments["pair_id"].map(weights).astype(float))
+    if WEIGHT_COLUMN in frame.columns:  # a prioritised queue: selection weight × traffic weight
+        frame["traffic_weight"] = frame["traffic_weight"] * frame[WEIGHT_COLUMN]
     frame = frame[frame["traffic_weight"].notna()]
     return reweighted_win_rate(frame, "traffic_weight")
 
@@ -446,7 +455,7 @@ def analyse_study(
             f"{', '.join(unknown)} is not a slice column of study {study.name!r}.",
             f"Use one of: {', '.join(study.slice_columns) or 'none'}.",
         )
-    judgments = verdict_judgments(store, study)  # people, plus admitted judge verdicts
+    judgments = sign_off_judgments(store, study)  # people, admitted judge verdicts, weights
     people = judgments[judgments["reviewer_type"] == "human"] if len(judgments) else judgments
     variants = [safe_variant_config(get_variant(store, n)) for n in study.variants]
     table = slice_tables(judgments, list(columns), min_n=min_n)

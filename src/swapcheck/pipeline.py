@@ -17,12 +17,11 @@ from swapcheck.evaluate import evaluate_study
 from swapcheck.generate import GenerationReport, GenerationSettings
 from swapcheck.ingest import ColumnMapping, IngestOptions, ingest_log
 from swapcheck.ingest_files import ProgressFn as IngestProgressFn
-from swapcheck.judge import verdict_judgments
 from swapcheck.models import LOGGED_VARIANT, ChatMessages, GenerationJob, VariantConfig
 from swapcheck.providers import make_provider
 from swapcheck.redaction_config import load_redaction_config
 from swapcheck.runs import recover_interrupted_answers, run_variant
-from swapcheck.stats import slice_tables, summarize, wilson_interval
+from swapcheck.stats import WEIGHT_COLUMN, slice_tables, summarize, wilson_interval
 from swapcheck.stats_agreement import (
     cohens_kappa,
     fleiss_kappa_report,
@@ -37,6 +36,7 @@ from swapcheck.store.runs import create_run, update_run
 from swapcheck.store.sources import IngestReport
 from swapcheck.store.studies import Study, study_prompt_ids
 from swapcheck.store.variants import get_variant
+from swapcheck.verdict_data import sign_off_judgments
 
 ProgressFn = Callable[[str, int, int], None]
 """progress(variant_name, done, total)."""
@@ -282,9 +282,10 @@ def study_results(
     With ``majority`` each pair counts once, with its reviewers' majority choice (a split
     vote counts as a tie); ``n`` is then the number of pairs. The judgments are the people's,
     plus an LLM judge's verdicts only where an admin let them stand in for missing human ones
-    (``judge.verdict_judgments``; ``judge_verdicts`` counts them).
+    (``judge.verdict_judgments``; ``judge_verdicts`` counts them), weighted by selection
+    probability when the review queue is prioritised (``verdict_data.sign_off_judgments``).
     """
-    frame = verdict_judgments(store, study)
+    frame = sign_off_judgments(store, study)
     judge_verdicts = int((frame["reviewer_type"] == "judge").sum()) if len(frame) else 0
     if majority and not frame.empty:
         per_pair = frame.drop_duplicates("pair_id").set_index("pair_id")
@@ -307,6 +308,7 @@ def study_results(
     result["margin"] = study.margin
     result["aggregation"] = "majority vote per pair" if majority else "every judgment"
     result["judge_verdicts"] = judge_verdicts
+    result["selection_weighted"] = bool(WEIGHT_COLUMN in frame.columns)
     result["decision"] = None
     if result["overall"] is not None:
         decisions = decision_table(slice_tables(frame, columns, min_n=min_n), study.margin)

@@ -19,6 +19,12 @@ MISSING = "(missing)"
 CHOICE_VALUES: tuple[str, ...] = ("baseline", "candidate", "tie", "both_bad")
 ROLE_VALUES: tuple[str, ...] = ("baseline", "candidate")
 
+WEIGHT_COLUMN = "selection_weight"
+"""A judgments column of inverse selection probabilities (a prioritised review queue, see
+``review_priority.selection_weights``). When present, every win-rate table weighs each
+judgment by it: rates are weighted means, intervals Wilson at Kish's effective size, and the
+table gains ``n_eff``; counts stay the judgments as given."""
+
 TABLE_COLUMNS: tuple[str, ...] = (
     "slice",
     "value",
@@ -214,6 +220,38 @@ def _row_from_counts(
     }
 
 
+def _weighted_row(
+    row: dict[str, Any], wcounts: np.ndarray, w_squared: float, confidence: float
+) -> dict[str, Any]:
+    """Replace a row's rates, intervals and test by their selection-weighted versions.
+
+    Counts stay the judgments as given; rates are weighted means; intervals are Wilson at
+    Kish's effective size ``n_eff = (sum w)^2 / sum w^2`` (as ``reweighted_win_rate``); the
+    sign test runs on the decisive counts scaled to ``n_eff`` and rounded.
+    """
+    base, cand, ties, both_bad = (float(c) for c in wcounts)
+    total = base + cand + ties + both_bad
+    n_eff = total * total / w_squared if w_squared > 0 else 0.0
+    rate = min(1.0, (cand + 0.5 * (ties + both_bad)) / total)
+    ci_low, ci_high = wilson_interval(rate * n_eff, n_eff, confidence)  # type: ignore[arg-type]
+    bb_rate = both_bad / total
+    bb_low, bb_high = wilson_interval(bb_rate * n_eff, n_eff, confidence)  # type: ignore[arg-type]
+    scale = n_eff / total
+    row.update(
+        win_rate=rate,
+        ci_low=ci_low,
+        ci_high=ci_high,
+        tie_rate=ties / total,
+        both_bad_rate=bb_rate,
+        both_bad_ci_low=bb_low,
+        both_bad_ci_high=bb_high,
+        sign_test_p=sign_test_p(round(cand * scale), round(base * scale)),
+        verdict=_verdict(ci_low, ci_high),
+        n_eff=n_eff,
+    )
+    return row
+
+
 def _grouped_table(
     slice_name: str,
     codes: np.ndarray,
@@ -221,16 +259,42 @@ def _grouped_table(
     choice_codes: np.ndarray,
     min_n: int,
     confidence: float,
+    weights: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """Table rows for each group code present in ``codes``, counted with one ``bincount``."""
+    """Table rows for each group code present in ``codes``, counted with one ``bincount``.
+
+    With ``weights`` (selection weights, see ``WEIGHT_COLUMN``) rates and intervals are
+    weighted and the table gains an ``n_eff`` column.
+    """
     n_choices = len(CHOICE_VALUES)
-    counts = np.bincount(codes * n_choices + choice_codes, minlength=len(labels) * n_choices)
+    cells = codes * n_choices + choice_codes
+    counts = np.bincount(cells, minlength=len(labels) * n_choices)
     counts = counts.reshape(len(labels), n_choices)
     present = [int(i) for i in np.flatnonzero(counts.sum(axis=1))]
     present.sort(key=lambda i: labels[i])
     rows = [_row_from_counts(slice_name, labels[i], counts[i], min_n, confidence) for i in present]
-    table = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
+    columns = list(TABLE_COLUMNS)
+    if weights is not None:
+        wcounts = np.bincount(cells, weights=weights, minlength=len(labels) * n_choices)
+        wcounts = wcounts.reshape(len(labels), n_choices)
+        squares = np.bincount(codes, weights=weights * weights, minlength=len(labels))
+        rows = [
+            _weighted_row(row, wcounts[i], float(squares[i]), confidence)
+            for row, i in zip(rows, present, strict=True)
+        ]
+        columns.append("n_eff")
+    table = pd.DataFrame(rows, columns=columns)
     return table.sort_values(["win_rate", "value"], kind="mergesort", ignore_index=True)
+
+
+def _weights(judgments: pd.DataFrame) -> np.ndarray | None:
+    """The judgments' selection weights, or None when they carry none."""
+    if WEIGHT_COLUMN not in judgments.columns:
+        return None
+    weights = judgments[WEIGHT_COLUMN].to_numpy(dtype=float)
+    if not np.all(np.isfinite(weights)) or np.any(weights <= 0):
+        raise ValueError(f"{WEIGHT_COLUMN!r} must hold finite weights > 0")
+    return weights
 
 
 def win_rate_table(
@@ -259,11 +323,12 @@ def win_rate_table(
         return _empty_table()
     _z(confidence)
     choice_codes = _choice_codes(judgments)
+    weights = _weights(judgments)
     if by is None:
         codes = np.zeros(len(judgments), dtype=np.int64)
-        return _grouped_table("overall", codes, ["all"], choice_codes, min_n, confidence)
+        return _grouped_table("overall", codes, ["all"], choice_codes, min_n, confidence, weights)
     codes, labels = _slice_codes(judgments[by])
-    return _grouped_table(by, codes, labels, choice_codes, min_n, confidence)
+    return _grouped_table(by, codes, labels, choice_codes, min_n, confidence, weights)
 
 
 COMBINATION_SEPARATOR = " × "
@@ -297,7 +362,9 @@ def combination_table(
     codes = codes_a * len(labels_b) + codes_b
     labels = [f"{a}{COMBINATION_SEPARATOR}{b}" for a in labels_a for b in labels_b]
     name = f"{first}{COMBINATION_SEPARATOR}{second}"
-    return _grouped_table(name, codes, labels, _choice_codes(judgments), min_n, confidence)
+    return _grouped_table(
+        name, codes, labels, _choice_codes(judgments), min_n, confidence, _weights(judgments)
+    )
 
 
 def combination_tables(
@@ -342,11 +409,16 @@ def slice_tables(
         return _empty_table()
     _z(confidence)
     choice_codes = _choice_codes(judgments)
+    weights = _weights(judgments)
     overall = np.zeros(len(judgments), dtype=np.int64)
-    parts = [_grouped_table("overall", overall, ["all"], choice_codes, min_n, confidence)]
+    parts = [
+        _grouped_table("overall", overall, ["all"], choice_codes, min_n, confidence, weights)
+    ]
     for column in slice_columns:
         codes, labels = _slice_codes(judgments[column])
-        parts.append(_grouped_table(column, codes, labels, choice_codes, min_n, confidence))
+        parts.append(
+            _grouped_table(column, codes, labels, choice_codes, min_n, confidence, weights)
+        )
     return pd.concat(parts, ignore_index=True)
 
 

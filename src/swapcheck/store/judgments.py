@@ -959,6 +959,21 @@ def judgments_frame(
     )
 
 
+def queue_slices(store: Store, study: Study) -> pd.DataFrame:
+    """``pair_id, slice`` of every ready pair: the slice the review queue files it under
+    (its sample stratum, else its first slice column's value, else '')."""
+    join, slice_expr = _slice_sql(study)
+    params: dict[str, object] = _study_params(study)
+    if study.slice_columns:
+        params["slice_path"] = metadata_path(study.slice_columns[0])
+    with store.cursor() as cur:
+        return cur.execute(
+            f"SELECT p.pair_id, {slice_expr} AS slice FROM ({_READY_PAIRS}) r "
+            f"JOIN pairs p USING (pair_id) {join} ORDER BY p.position",
+            params,
+        ).df()
+
+
 def pair_judgments(store: Store, study: Study, pair_id: str) -> pd.DataFrame:
     """Every judgment of one pair, undone ones included (flagged), oldest first. Admins only."""
     with store.cursor() as cur:
