@@ -411,9 +411,7 @@ def slice_tables(
     choice_codes = _choice_codes(judgments)
     weights = _weights(judgments)
     overall = np.zeros(len(judgments), dtype=np.int64)
-    parts = [
-        _grouped_table("overall", overall, ["all"], choice_codes, min_n, confidence, weights)
-    ]
+    parts = [_grouped_table("overall", overall, ["all"], choice_codes, min_n, confidence, weights)]
     for column in slice_columns:
         codes, labels = _slice_codes(judgments[column])
         parts.append(
