@@ -29,6 +29,11 @@ def _button(at: AppTest, label: str):  # type: ignore[no-untyped-def]
     return next(b for b in at.button if b.label == label)
 
 
+def _flags_table(at: AppTest):  # type: ignore[no-untyped-def]
+    """The identity-flags table (other tabs hold tables too)."""
+    return next(d.value for d in at.dataframe if "phrases" in d.value.columns)
+
+
 def _set_answer(store: Store, study: Study, pair_id: str, variant: str, text: str) -> None:
     """Give one answer a new text and forget its scores (as if generated before the check)."""
     prompt_id = pair_content(store, study, pair_id).prompt_id
@@ -89,7 +94,7 @@ def test_identity_flags_list_the_phrase_with_the_variant_name(
     assert any("Policy in force: warn" in md.value for md in at.markdown)
     assert "2 pairs with an answer that names its model" in at.warning[0].value
     assert "Reviewers see these answers unchanged" in at.warning[0].value
-    flags = at.dataframe[0].value
+    flags = _flags_table(at)
     assert list(flags["pair_id"]) == [pairs[1], pairs[3]]  # the study's pair order
     assert list(flags["answer of"]) == ["candidate (cand)", "baseline (base)"]
     assert list(flags["phrases"]) == ["As an AI developed by OpenAI", "GPT-4 here"]
@@ -203,7 +208,7 @@ def test_untrusted_answers_render_as_text(tmp_store: Store, study: Study) -> Non
     at = open_page("review_admin")
     at.selectbox(key="gold_pair").set_value(pair_id).run()
     assert_no_exception(at)
-    assert "I'm Claude" in at.dataframe[0].value["phrases"][0]
+    assert "I'm Claude" in _flags_table(at)["phrases"][0]
     payload = browser_payload(at)
     assert "&lt;img src=x onerror=alert(1)&gt;" in payload
     assert "<img" not in payload

@@ -279,9 +279,16 @@ def test_decided_slices_move_last(tmp_store: Store, tmp_path: Path) -> None:
     slice_of = dict(zip(pairs["pair_id"], pairs["slice"], strict=True))
     set_priority_settings(tmp_store, study, PrioritySettings(True, 0.7, True))
     contested = pairs["pair_id"].isin(contested_for_study(tmp_store, study)).to_numpy()
-    # json: the baseline always wins; elsewhere wins alternate (a slice hard to decide)
+    # json: the baseline always wins (decided early). Elsewhere the candidate wins every 4th
+    # pair in each slice's own serving order: 5 of 20 puts a full review's Wilson upper bound
+    # (0.454) just over the 0.45 no-go bound, so only (nearly) every pair can tell, whatever
+    # the salt.
+    within = priority_order(pairs["slice"], contested, np.ones(len(pairs), int), 0.7)
+    served_first = pairs.iloc[within]  # each slice's own serving order (decisions move slices)
+    rank = served_first.groupby("slice").cumcount().reindex(pairs.index).to_numpy()
     score_of = {
-        p: 0.0 if slice_of[p] == "json" else float(i % 2) for i, p in enumerate(pairs["pair_id"])
+        p: 0.0 if slice_of[p] == "json" else float(r % 4 == 3)
+        for r, p in zip(rank, pairs["pair_id"], strict=True)
     }
 
     def prefer_baseline_on_json(pair_id: str) -> str:

@@ -10,15 +10,13 @@ from swapcheck.models import sha256_hex
 from swapcheck.redact import Redactor
 from swapcheck.redaction_config import redactor_for
 from swapcheck.store import Store
-from swapcheck.store.judgments import (
-    append_judgment,
+from swapcheck.store.judgments import append_judgment, pair_content, undo_last
+from swapcheck.store.review_queue import (
     next_pair_id,
-    pair_content,
     record_skip,
     release_pair,
     reviewer_counts,
     study_counts,
-    undo_last,
 )
 from swapcheck.store.studies import Study
 
