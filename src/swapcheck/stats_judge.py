@@ -8,10 +8,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats as scipy_stats
 
 from swapcheck.stats import CHOICE_VALUES, MISSING, ROLE_VALUES
 from swapcheck.stats_agreement import cohens_kappa, majority_vote
+from swapcheck.stats_drift import t_quantile
 
 SCORE: dict[str, float] = {"baseline": 0.0, "candidate": 1.0, "tie": 0.5, "both_bad": 0.5}
 """A verdict as a candidate score: a win 1, a loss 0, a tie or both bad half (as win rates)."""
@@ -66,7 +66,8 @@ def mean_difference_interval(
     sd = float(d.std(ddof=1))
     if sd == 0.0:
         return (mean, mean, mean)
-    half = float(scipy_stats.t.ppf(0.5 + confidence / 2.0, n - 1)) * sd / math.sqrt(n)
+    crit = float(t_quantile(confidence, np.array([n - 1.0]))[0])  # no scipy at run time
+    half = crit * sd / math.sqrt(n)
     return (mean, mean - half, mean + half)
 
 
