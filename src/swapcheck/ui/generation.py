@@ -28,10 +28,11 @@ def answer_status(store: Store, study: Study) -> None:
     for name in study.variants:
         row: dict[str, object] = {"variant": name, **response_status(store, name, prompt_ids)}
         estimate = estimates.get(name)
-        if estimate is None:
-            row["to send"] = "— (logged answers)"
-        else:
-            row["to send"] = estimate.jobs
+        # one type per column (numbers; None where nothing is sent), so Arrow never has to
+        # guess; the note says why a variant sends nothing
+        row["to send"] = None if estimate is None else estimate.jobs
+        row["note"] = "answers come from the log" if estimate is None else ""
+        if estimate is not None:
             row["est. input tokens"] = estimate.input_tokens
             row["est. output tokens"] = estimate.output_tokens_typical
             row["est. cost $"] = round(estimate.cost_typical, 4)
