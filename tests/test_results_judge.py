@@ -88,6 +88,21 @@ def test_judge_verdicts_stay_apart_until_an_admin_admits_a_proven_slice(
     assert study_results(tmp_store, study)["judge_verdicts"] == 0
 
 
+def test_an_admin_admits_the_judge_on_the_results_page(tmp_store: Store, study: Study) -> None:
+    from tests.apptest_utils import assert_no_exception, open_page
+
+    tmp_store.close()
+    at = open_page("results")
+    at.selectbox(key="judge_by").select("feature").run()
+    form_pick = next(m for m in at.multiselect if m.label.startswith("Let the judge fill in"))
+    assert form_pick.options == ["a"]  # only the slice with proven agreement is offered
+    form_pick.select("a")
+    next(b for b in at.button if b.label == "Save").click().run()
+    assert_no_exception(at)
+    assert any("fills in missing human judgments" in s.value for s in at.success)
+    assert study_results(tmp_store, study)["judge_verdicts"] == N_A - HUMAN_A
+
+
 def test_results_page_shows_the_judge_against_people(tmp_store: Store, study: Study) -> None:
     from tests.apptest_utils import browser_payload, open_page
 

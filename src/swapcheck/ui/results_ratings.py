@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from swapcheck.analysis import judge_summary
-from swapcheck.judge import judge_agreement
+from swapcheck.judge import judge_agreement, set_judge_in_verdict
 from swapcheck.ratings import connected_studies, variant_ratings
 from swapcheck.report import ratings_figure
 from swapcheck.stats_judge import judge_eligible_slices
@@ -13,7 +13,7 @@ from swapcheck.store.connection import Store
 from swapcheck.store.judge import load_judge_config
 from swapcheck.store.judgments import judgments_frame
 from swapcheck.store.studies import Study
-from swapcheck.ui.render import neutralise_markdown
+from swapcheck.ui.render import neutralise_markdown, user_errors
 
 
 def ratings_section(store: Store, study: Study) -> None:
@@ -101,3 +101,31 @@ def judges_section(store: Store, study: Study, judge_verdicts: int = 0) -> None:
             else "No slice has proven agreement yet (n ≥ 30, κ ≥ 0.6, gap within ±5 points)."
         )
     )
+    if by != "overall":
+        _in_verdict_form(store, study, by, [str(v) for v in eligible["value"]])
+
+
+def _in_verdict_form(store: Store, study: Study, column: str, eligible: list[str]) -> None:
+    """Let an admin admit the judge's verdicts for missing human ones in proven slices."""
+    current = load_judge_config(store, study).in_verdict
+    chosen = list(current.values) if current and current.column == column else []
+    with st.form(f"judge_in_verdict_{column}"):
+        values = st.multiselect(
+            f"Let the judge fill in missing human judgments for these {column} values",
+            sorted(set(eligible) | set(chosen)),
+            default=chosen,
+            help="Only slices with proven agreement are accepted; pairs any person judged "
+            "keep only the people's votes. Empty: the judge never enters the verdict.",
+        )
+        saved = st.form_submit_button("Save")
+    if saved:
+        with user_errors("The judge was not admitted"):
+            set_judge_in_verdict(store, study, column if values else None, values)
+            st.success(
+                neutralise_markdown(
+                    f"The judge now fills in missing human judgments for {column} = "
+                    f"{', '.join(values)}; reload the page to see the figures with them."
+                )
+                if values
+                else "The judge stays out of the verdict."
+            )
