@@ -39,11 +39,11 @@ def test_summary_and_display_order() -> None:
     }
     summary = drift_summary(table)
     assert summary.startswith("2 behaviour changes flagged: refusal ↑ in ")
-    assert f"topic={EVIL} (+40.0%, worse)" in summary
+    assert f"topic={EVIL} (+40.0 pts, worse)" in summary
     shown = drift_display(table)
     assert list(shown["flagged"]) == [True, True, False]
     assert shown.iloc[0]["difference"] == 40.0 or shown.iloc[1]["difference"] == 40.0
-    assert shown.iloc[2]["interval"].count("%") == 2 and " – " in shown.iloc[2]["interval"]
+    assert shown.iloc[2]["interval"] == "-8.8 pts – +8.8 pts"  # a difference: points
     assert len(drift_display(table, flagged_only=True)) == 2
     assert drift_summary(table.iloc[0:0]).startswith("No behaviour change flagged")
 
@@ -85,7 +85,7 @@ def test_html_fragment_escapes_and_lists_flagged_rows_first() -> None:
     assert "2 behaviour changes flagged" in flagged_part
     assert flagged_part.count('<tr class="drift-worse">') == 2
     assert "All rows (3)" in all_part and all_part.count("<tr") == 4  # header + 3 rows
-    assert "+40.0%" in flagged_part
+    assert "+40.0 pts" in flagged_part
     assert "http" not in fragment and "src=" not in fragment
 
 

@@ -37,8 +37,8 @@ def _number(value: Any, is_rate: bool, signed: bool = False) -> str:
     if _missing(value):
         return "n/a"
     sign = "+" if signed else ""
-    if is_rate:
-        return f"{float(value) * 100:{sign}.1f}%"
+    if is_rate:  # a difference of two rates is in percentage points
+        return f"{float(value) * 100:{sign}.1f}" + (" pts" if signed else "%")
     return f"{float(value):{sign}.3g}"
 
 
@@ -55,7 +55,7 @@ def _row(row: pd.Series) -> str:
         _number(row["baseline"], rate),
         _number(row["candidate"], rate),
         _number(row["difference"], rate, signed=True),
-        f"{_number(row['ci_low'], rate)} – {_number(row['ci_high'], rate)}",
+        f"{_number(row['ci_low'], rate, True)} – {_number(row['ci_high'], rate, True)}",
         _p(row["q_value"]),
         _p(row["p_value"]),
         str(int(row["n"])),

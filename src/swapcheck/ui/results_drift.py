@@ -21,7 +21,9 @@ def _format(value: Any, is_rate: bool, signed: bool = False) -> str:
     if _is_missing(value):
         return "n/a"
     sign = "+" if signed else ""
-    return f"{float(value) * 100:{sign}.1f}%" if is_rate else f"{float(value):{sign}.3g}"
+    if is_rate:  # a difference of two rates is in percentage points
+        return f"{float(value) * 100:{sign}.1f}" + (" pts" if signed else "%")
+    return f"{float(value):{sign}.3g}"
 
 
 def _arrow(row: pd.Series) -> str:
@@ -58,7 +60,7 @@ def drift_display(table: pd.DataFrame, flagged_only: bool = False) -> pd.DataFra
     is_rate = (rows["kind"] == "rate") & (rows["scope"] != "pair")
     scale = is_rate.map({True: 100.0, False: 1.0}).astype(float)
     interval = [
-        f"{_format(lo, r)} – {_format(hi, r)}"
+        f"{_format(lo, r, True)} – {_format(hi, r, True)}"
         for lo, hi, r in zip(rows["ci_low"], rows["ci_high"], is_rate, strict=True)
     ]
     return pd.DataFrame(
