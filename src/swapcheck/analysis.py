@@ -10,10 +10,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pandas as pd
 
-from swapcheck.errors import ConfigError, NotFoundError
+from swapcheck.errors import NotFoundError
 from swapcheck.judge import judge_agreement
-from swapcheck.models import VariantConfig, canonical_json
-from swapcheck.ratings import VariantRatings, connected_studies, variant_ratings
+from swapcheck.models import VariantConfig, canonical_json, content_text
+from swapcheck.ratings import VariantRatings, linked_ratings
 from swapcheck.stats import (
     MISSING,
     WEIGHT_COLUMN,
@@ -350,27 +350,7 @@ def _judge_agreement(store: Store, study: Study) -> pd.DataFrame:
     """Agreement of the study's configured judge with the people, overall and per slice."""
     if load_judge_config(store, study).variant is None:
         return pd.DataFrame()
-    parts = [judge_agreement(store, study)]
-    parts += [judge_agreement(store, study, by=column) for column in study.slice_columns]
-    table = pd.concat(parts, ignore_index=True).drop_duplicates(["slice", "value"])
-    return table.reset_index(drop=True)
-
-
-def _ratings(store: Store, study: Study) -> VariantRatings | None:
-    linked = connected_studies(store, study)
-    if len({v for s in linked for v in s.variants}) <= 2:
-        return None
-    return variant_ratings(store, linked)
-
-
-def _message_text(content: Any) -> str:
-    """Message content as one string: text parts joined, anything else left out."""
-    if content is None:
-        return ""
-    if isinstance(content, list):
-        texts = [p.get("text") if isinstance(p, dict) else p for p in content]
-        return "\n".join(t for t in texts if isinstance(t, str))
-    return str(content)
+    return judge_agreement(store, study, by=list(study.slice_columns))
 
 
 def _worst_pairs(
@@ -419,7 +399,7 @@ def _worst_pairs(
             for m in content.messages
         ]
         messages = [
-            {"role": str(m["role"]), "content": _message_text(m["content"])}
+            {"role": str(m["role"]), "content": content_text(m["content"])}
             for m in redactor.redact_messages(shown)
         ]
         comments = [str(c) for c in votes["comment"] if isinstance(c, str) and c.strip()]
@@ -448,13 +428,7 @@ def analyse_study(
 
     ``by`` picks the slice columns (default: all of the study's); ``min_n`` flags thin slices.
     """
-    columns = tuple(by) if by else tuple(study.slice_columns)
-    unknown = [c for c in columns if c not in study.slice_columns]
-    if unknown:
-        raise ConfigError(
-            f"{', '.join(unknown)} is not a slice column of study {study.name!r}.",
-            f"Use one of: {', '.join(study.slice_columns) or 'none'}.",
-        )
+    columns = tuple(study.chosen_slice_columns(by))
     judgments = sign_off_judgments(store, study)  # people, admitted judge verdicts, weights
     people = judgments[judgments["reviewer_type"] == "human"] if len(judgments) else judgments
     variants = [safe_variant_config(get_variant(store, n)) for n in study.variants]
@@ -474,7 +448,7 @@ def analyse_study(
     bias = position_bias(people) if len(people) else {"n_decisive": 0}
     judges = judge_summary(judgments_frame(store, study, reviewer_type="judge"))
     judge_agreement = _judge_agreement(store, study)
-    ratings = _ratings(store, study)
+    ratings = linked_ratings(store, study)
     drift = drift_table(evaluation_frame(store, study), list(columns))
     return StudyAnalysis(
         study=study,

@@ -14,12 +14,12 @@ from swapcheck.batch_http import (
     RetryPolicy,
     SubmittedBatch,
     error_text,
-    int_or_none,
     jsonl_objects,
     require_key,
 )
 from swapcheck.models import VariantConfig
-from swapcheck.providers.base import Completion
+from swapcheck.providers.anthropic import messages_reply
+from swapcheck.providers.http_common import int_or_none
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 DEFAULT_KEY_ENV = "ANTHROPIC_API_KEY"
@@ -37,25 +37,6 @@ def api_root(base_url: str | None) -> str:
     """Base URL without a trailing ``/v1`` (paths below add it)."""
     root = (base_url or DEFAULT_BASE_URL).rstrip("/")
     return root.removesuffix("/v1")
-
-
-def parse_message(message: Any) -> Completion | None:
-    """The text, stop reason and usage of a Messages API reply, or None if it is not one."""
-    if not isinstance(message, dict) or not isinstance(message.get("content"), list):
-        return None
-    text = "".join(
-        str(block.get("text", ""))
-        for block in message["content"]
-        if isinstance(block, dict) and block.get("type") == "text"
-    )
-    usage = message.get("usage") if isinstance(message.get("usage"), dict) else {}
-    stop = message.get("stop_reason")
-    return Completion(
-        text=text,
-        finish_reason=str(stop) if stop is not None else None,
-        input_tokens=int_or_none(usage.get("input_tokens")),
-        output_tokens=int_or_none(usage.get("output_tokens")),
-    )
 
 
 class AnthropicBatchProtocol:
@@ -133,7 +114,7 @@ class AnthropicBatchProtocol:
             custom_id = line["custom_id"]
             kind = result.get("type") if isinstance(result, dict) else None
             if kind == "succeeded":
-                completion = parse_message(result.get("message"))
+                completion = messages_reply(result.get("message"))
                 if completion is None:
                     yield ItemResult(custom_id, error="succeeded result without a message")
                 else:

@@ -138,10 +138,6 @@ def error_text(error: Any) -> str | None:
     return str(message or kind) if (message or kind) else None
 
 
-def int_or_none(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
 class BatchHttp:
     """Sends one provider's Batch API calls with auth headers, retries and redacted errors."""
 

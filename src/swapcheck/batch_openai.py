@@ -15,12 +15,12 @@ from swapcheck.batch_http import (
     RetryPolicy,
     SubmittedBatch,
     error_text,
-    int_or_none,
     jsonl_objects,
     require_key,
 )
 from swapcheck.models import VariantConfig
-from swapcheck.providers.base import Completion
+from swapcheck.providers.http_common import int_or_none
+from swapcheck.providers.openai_chat import chat_completion
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_KEY_ENV = "OPENAI_API_KEY"
@@ -32,30 +32,6 @@ _NO_ANSWER = {
     "expired": "The batch expired (24h window) before this request ran.",
     "cancelled": "The batch was cancelled before this request ran.",
 }
-
-
-def _content_text(content: Any) -> str:
-    if isinstance(content, list):
-        return "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
-    return "" if content is None else str(content)
-
-
-def parse_chat_completion(body: Any) -> Completion | None:
-    """The answer in a chat completion body, or None when it has no choices."""
-    choices = body.get("choices") if isinstance(body, dict) else None
-    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-        return None
-    choice = choices[0]
-    message = choice.get("message")
-    content = message.get("content") if isinstance(message, dict) else choice.get("text")
-    usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
-    finish = choice.get("finish_reason")
-    return Completion(
-        text=_content_text(content),
-        finish_reason=str(finish) if finish is not None else None,
-        input_tokens=int_or_none(usage.get("prompt_tokens")),
-        output_tokens=int_or_none(usage.get("completion_tokens")),
-    )
 
 
 class OpenAIBatchProtocol:
@@ -157,7 +133,7 @@ class OpenAIBatchProtocol:
             reason = error_text(body.get("error") if isinstance(body, dict) else body)
             text = f"HTTP {status}: {reason or 'no details'}"
             return ItemResult(custom_id, error=self.http.redact(text))
-        completion = parse_chat_completion(body)
+        completion = chat_completion(body)
         if completion is None:
             return ItemResult(custom_id, error="HTTP 200 answer without choices")
         return ItemResult(custom_id, completion=completion)

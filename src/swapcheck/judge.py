@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -342,14 +342,14 @@ def _judge_frame(store: Store, study: Study, variant: str) -> pd.DataFrame:
 
 
 def judge_agreement(
-    store: Store, study: Study, by: str | None = None, variant: str | None = None
+    store: Store,
+    study: Study,
+    by: str | Sequence[str] | None = None,
+    variant: str | None = None,
 ) -> pd.DataFrame:
-    """Judge vs human agreement table of the study (see ``stats_judge``), per slice of ``by``."""
-    if by is not None and by not in study.slice_columns:
-        raise ConfigError(
-            f"{by!r} is not a slice column of study {study.name!r}.",
-            f"Use one of: {', '.join(study.slice_columns) or 'none'}.",
-        )
+    """Judge vs human agreement table of the study (see ``stats_judge``): overall, then per
+    value of each slice column in ``by`` (none: overall only)."""
+    columns = study.chosen_slice_columns(by) if by else []
     name = variant or load_judge_config(store, study).variant
     if not name:
         raise ConfigError(
@@ -357,7 +357,7 @@ def judge_agreement(
             f"Run swapcheck judge --study {study.name!r} --variant NAME first.",
         )
     human = judgments_frame(store, study, reviewer_type="human")
-    return judge_agreement_table(human, _judge_frame(store, study, name), by)
+    return judge_agreement_table(human, _judge_frame(store, study, name), columns)
 
 
 def _eligible_values(table: pd.DataFrame, column: str) -> list[str]:

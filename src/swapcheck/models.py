@@ -123,3 +123,14 @@ class ResponseRecord:
     @property
     def ok(self) -> bool:
         return self.error is None and self.text is not None
+
+
+def content_text(content: object) -> str:
+    """A chat message's content as one string: text parts joined by line breaks, other
+    parts left out (images are never shown or scored)."""
+    if content is None:
+        return ""
+    if isinstance(content, list):
+        texts = [p.get("text") if isinstance(p, dict) else p for p in content]
+        return "\n".join(t for t in texts if isinstance(t, str))
+    return str(content)

@@ -294,13 +294,7 @@ def study_results(
         frame = pd.concat([voted[["pair_id", "choice"]], slices], axis=1).assign(
             reviewer="majority"
         )
-    columns = list(by) if by else list(study.slice_columns)
-    unknown = [c for c in columns if c not in study.slice_columns]
-    if unknown:
-        raise ConfigError(
-            f"{', '.join(unknown)} is not a slice column of study {study.name!r}.",
-            f"Use one of: {', '.join(study.slice_columns) or 'none'}.",
-        )
+    columns = study.chosen_slice_columns(by)
     result = summarize(frame, columns, min_n=min_n)
     result["study"] = study.name
     result["baseline"] = study.baseline_variant

@@ -128,6 +128,15 @@ def variant_ratings(
     return result
 
 
+def linked_ratings(store: Store, study: Study) -> VariantRatings | None:
+    """Ratings over ``study`` and its linked studies when they compare more than two
+    variants (what the Results page and the report show); None otherwise."""
+    linked = connected_studies(store, study)
+    if len({v for s in linked for v in s.variants}) <= 2:
+        return None
+    return variant_ratings(store, linked)
+
+
 def _linked(comparisons: pd.DataFrame, variants: list[str]) -> bool:
     """Whether the comparison graph (undirected) connects all ``variants``."""
     edges: dict[str, set[str]] = {v: set() for v in variants}

@@ -254,6 +254,15 @@ def _safe_object(value: Any) -> Any:
     return neutralise_cell(str(value))
 
 
+def _is_text_column(series: pd.Series) -> bool:
+    """Whether a column can hold text (object, string or categorical), so may need neutralising."""
+    return (
+        pd.api.types.is_object_dtype(series)
+        or pd.api.types.is_string_dtype(series)
+        or isinstance(series.dtype, pd.CategoricalDtype)
+    )
+
+
 def to_safe_csv(df: pd.DataFrame) -> bytes:
     """UTF-8 CSV (with BOM, so Excel detects the encoding) safe to open in a spreadsheet.
 
@@ -265,11 +274,7 @@ def to_safe_csv(df: pd.DataFrame) -> bytes:
     safe = df.copy()
     for col in safe.columns:
         series = safe[col]
-        if not (
-            pd.api.types.is_object_dtype(series)
-            or pd.api.types.is_string_dtype(series)
-            or isinstance(series.dtype, pd.CategoricalDtype)
-        ):
+        if not _is_text_column(series):
             continue
         safe[col] = series.astype(object).map(_safe_object)
     safe.columns = [neutralise_cell(c) for c in safe.columns]
@@ -299,11 +304,7 @@ def to_safe_parquet(df: pd.DataFrame) -> bytes:
     safe = df.copy()
     for col in safe.columns:
         series = safe[col]
-        if not (
-            pd.api.types.is_object_dtype(series)
-            or pd.api.types.is_string_dtype(series)
-            or isinstance(series.dtype, pd.CategoricalDtype)
-        ):
+        if not _is_text_column(series):
             continue
         cells = series.astype(object).map(_parquet_object)
         kinds = {type(v) for v in cells if v is not None and not (isinstance(v, float) and v != v)}

@@ -33,7 +33,9 @@ def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def _number(value: Any, is_rate: bool, signed: bool = False) -> str:
+def drift_number(value: Any, is_rate: bool, signed: bool = False) -> str:
+    """A drift figure as text: rates in %, differences of rates in points, means to 3
+    significant digits, ``n/a`` when missing (the Results page uses the same)."""
     if _missing(value):
         return "n/a"
     sign = "+" if signed else ""
@@ -52,10 +54,10 @@ def _row(row: pd.Series) -> str:
     rate = row["kind"] == "rate" and row.get("scope", "response") != "pair"
     text = [_e(row["slice"]), _e(row["value"]), _e(row["evaluator"])]
     nums = [
-        _number(row["baseline"], rate),
-        _number(row["candidate"], rate),
-        _number(row["difference"], rate, signed=True),
-        f"{_number(row['ci_low'], rate, True)} – {_number(row['ci_high'], rate, True)}",
+        drift_number(row["baseline"], rate),
+        drift_number(row["candidate"], rate),
+        drift_number(row["difference"], rate, signed=True),
+        f"{drift_number(row['ci_low'], rate, True)} – {drift_number(row['ci_high'], rate, True)}",
         _p(row["q_value"]),
         _p(row["p_value"]),
         str(int(row["n"])),

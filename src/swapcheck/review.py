@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from swapcheck.errors import ConfigError, ReviewError
-from swapcheck.models import sha256_hex
+from swapcheck.models import content_text, sha256_hex
 from swapcheck.redact import Redactor
 from swapcheck.redaction_config import redactor_for
 from swapcheck.store import Store
@@ -166,16 +166,6 @@ def item_for(store: Store, study: Study, pair_id: str, reviewer: str) -> ReviewI
         rubric=study.rubric,
         reason_tags=study.reason_tags,
     )
-
-
-def content_text(content: object) -> str:
-    """Message content as one string (text parts joined; nothing else is shown)."""
-    if content is None:
-        return ""
-    if isinstance(content, list):
-        texts = [p.get("text") if isinstance(p, dict) else p for p in content]
-        return "\n".join(t for t in texts if isinstance(t, str))
-    return str(content)
 
 
 SKIP_REASONS: tuple[str, ...] = (

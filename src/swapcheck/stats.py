@@ -18,6 +18,8 @@ MISSING = "(missing)"
 
 CHOICE_VALUES: tuple[str, ...] = ("baseline", "candidate", "tie", "both_bad")
 ROLE_VALUES: tuple[str, ...] = ("baseline", "candidate")
+CHOICE_SCORE: dict[str, float] = {"baseline": 0.0, "candidate": 1.0, "tie": 0.5, "both_bad": 0.5}
+"""A judgment's score for the candidate: a win 1, a loss 0, a tie or both-bad ½ (win rate)."""
 
 WEIGHT_COLUMN = "selection_weight"
 """A judgments column of inverse selection probabilities (a prioritised review queue, see

@@ -9,15 +9,18 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from swapcheck.stats import _check_judgments, combination_tables, wilson_interval
+from swapcheck.stats import (
+    CHOICE_SCORE,
+    _check_judgments,
+    combination_tables,
+    wilson_interval,
+)
 
 DEFAULT_MARGIN: float = 0.05
 """Non-inferiority margin: the candidate may lose at most this much win rate below parity."""
 
 Colour = Literal["green", "amber", "red"]
 Verdict = Literal["go", "no-go", "inconclusive"]
-
-_SCORES: dict[str, float] = {"candidate": 1.0, "baseline": 0.0, "tie": 0.5, "both_bad": 0.5}
 
 
 def benjamini_hochberg(p_values: Sequence[float]) -> np.ndarray:
@@ -223,7 +226,7 @@ def reweighted_win_rate(
     total = float(w.sum())
     if total <= 0:
         raise ValueError(f"weights in {weight_column!r} sum to zero")
-    score = judgments["choice"].astype(object).map(_SCORES).to_numpy(dtype=float)
+    score = judgments["choice"].astype(object).map(CHOICE_SCORE).to_numpy(dtype=float)
     rate = min(1.0, float(np.sum(w * score)) / total)
     n_eff = total * total / float(np.sum(w * w))
     ci_low, ci_high = wilson_interval(rate * n_eff, n_eff, confidence)  # type: ignore[arg-type]

@@ -9,11 +9,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from swapcheck.stats import CHOICE_VALUES, MISSING, ROLE_VALUES
+from swapcheck.stats import CHOICE_SCORE, CHOICE_VALUES, MISSING, ROLE_VALUES
 from swapcheck.stats_agreement import cohens_kappa, majority_vote
 from swapcheck.stats_drift import t_quantile
 
-SCORE: dict[str, float] = {"baseline": 0.0, "candidate": 1.0, "tie": 0.5, "both_bad": 0.5}
 """A verdict as a candidate score: a win 1, a loss 0, a tie or both bad half (as win rates)."""
 INCONSISTENT_TAG = "judge_inconsistent"
 
@@ -101,8 +100,9 @@ def _row(human: pd.DataFrame, judge: pd.DataFrame, confidence: float) -> dict[st
     human_choice = votes["choice"].astype(object)
     equal = (judge_choice.to_numpy() == human_choice.to_numpy()).astype(float)
     decisive = (judge_choice.isin(ROLE_VALUES) & human_choice.isin(ROLE_VALUES)).to_numpy()
-    human_mean = votes.assign(score=human_choice.map(SCORE)).groupby("pair_id")["score"].mean()
-    judge_score = judge.loc[both, "choice"].map(SCORE)
+    scored = votes.assign(score=human_choice.map(CHOICE_SCORE))
+    human_mean = scored.groupby("pair_id")["score"].mean()
+    judge_score = judge.loc[both, "choice"].map(CHOICE_SCORE)
     diff = judge_score.to_numpy(dtype=float) - human_mean.reindex(both).to_numpy(dtype=float)
     gap, low, high = mean_difference_interval(diff, confidence)
     kappa = math.nan

@@ -9,10 +9,9 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from swapcheck.stats import _check_judgments, _z
+from swapcheck.stats import CHOICE_SCORE, _check_judgments, _z
 
 LengthInput = str | Sequence[float] | np.ndarray | pd.Series
-_SCORES: dict[str, float] = {"candidate": 1.0, "baseline": 0.0, "tie": 0.5, "both_bad": 0.5}
 
 
 def _expit(x: np.ndarray) -> np.ndarray:
@@ -116,7 +115,7 @@ def length_controlled_win_rate(
     z = _z(confidence)
     len_b = _lengths(judgments, baseline_len, "baseline_len")
     len_c = _lengths(judgments, candidate_len, "candidate_len")
-    y = judgments["choice"].astype(object).map(_SCORES).to_numpy(dtype=float)
+    y = judgments["choice"].astype(object).map(CHOICE_SCORE).to_numpy(dtype=float)
     keep = ~(np.isnan(len_b) | np.isnan(len_c))
     if ties == "exclude":
         keep &= y != 0.5

@@ -67,8 +67,6 @@ from typing import Literal
 
 import numpy as np
 
-SCORES: dict[str, float] = {"candidate": 1.0, "baseline": 0.0, "tie": 0.5, "both_bad": 0.5}
-"""Score of one judgment's unblinded choice (as in ``stats.win_rate_table``)."""
 LAMBDA_CAP = 0.5
 """Bet cap of the empirical-Bernstein sequence (lambda < 1 is required)."""
 BET_CAP = 0.75
@@ -322,7 +320,6 @@ def predicted_full_review(low: float, high: float, n_votes: int, margin: float) 
 
 
 __all__ = [
-    "SCORES",
     "StratumData",
     "betting_confidence_sequence",
     "confidence_sequence",

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from swapcheck.errors import ConfigError
+from swapcheck.models import content_text
 
 FENCE_RE = re.compile(
     r"^[ ]{0,3}(?P<fence>`{3,}|~{3,})[^\n]*\n(?P<body>.*?)(?:^[ ]{0,3}(?P=fence)[`~]*[ \t]*$|\Z)",
@@ -15,16 +16,6 @@ FENCE_RE = re.compile(
 """A fenced code block (``` or ~~~, up to 3 spaces of indent); an unclosed fence runs to the end."""
 _INLINE_CODE_RE = re.compile(r"`[^`\n]+`")
 _URL_RE = re.compile(r"https?://\S+|www\.\S+")
-
-
-def content_text(content: Any) -> str:
-    """A message's content as text (plain strings, or the text parts of a content list)."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        parts = [p.get("text", "") for p in content if isinstance(p, Mapping)]
-        return "\n".join(p for p in parts if isinstance(p, str))
-    return ""
 
 
 def turns_text(messages: Iterable[Mapping[str, Any]], roles: tuple[str, ...]) -> list[str]:

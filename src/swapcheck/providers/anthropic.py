@@ -56,6 +56,28 @@ FIX_BY_STATUS = {
 }
 
 
+def messages_reply(payload: Any) -> Completion | None:
+    """The text, stop reason and usage of a Messages API reply (also inside Message Batches
+    results), or None if it is not one."""
+    content = payload.get("content") if isinstance(payload, dict) else None
+    if not isinstance(content, list):
+        return None
+    text = "".join(
+        str(block.get("text", ""))
+        for block in content
+        if isinstance(block, dict) and block.get("type") == "text"
+    )
+    stop_reason = payload.get("stop_reason")
+    usage = payload.get("usage")
+    usage = usage if isinstance(usage, dict) else {}
+    return Completion(
+        text=text,
+        finish_reason=str(stop_reason) if stop_reason is not None else None,
+        input_tokens=int_or_none(usage.get("input_tokens")),
+        output_tokens=int_or_none(usage.get("output_tokens")),
+    )
+
+
 def merge_turns(turns: list[tuple[str, str]]) -> list[dict[str, str]]:
     """Consecutive same-role ``(role, text)`` turns merged, texts joined with a blank line."""
     merged: list[dict[str, str]] = []
@@ -133,20 +155,7 @@ class AnthropicProvider(JsonHttpProvider):
         return body
 
     def parse_payload(self, payload: Any, where: str) -> Completion:
-        content = payload.get("content") if isinstance(payload, dict) else None
-        if not isinstance(content, list):
+        completion = messages_reply(payload)
+        if completion is None:
             raise self.protocol_error("reply has no content list.")
-        text = "".join(
-            str(block.get("text", ""))
-            for block in content
-            if isinstance(block, dict) and block.get("type") == "text"
-        )
-        stop_reason = payload.get("stop_reason")
-        usage = payload.get("usage")
-        usage = usage if isinstance(usage, dict) else {}
-        return Completion(
-            text=text,
-            finish_reason=str(stop_reason) if stop_reason is not None else None,
-            input_tokens=int_or_none(usage.get("input_tokens")),
-            output_tokens=int_or_none(usage.get("output_tokens")),
-        )
+        return completion

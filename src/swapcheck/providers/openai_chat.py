@@ -24,6 +24,7 @@ __all__ = [
     "RETRYABLE_STATUSES",
     "OpenAIChatProvider",
     "is_local_url",
+    "chat_completion",
     "parse_chat_completion",
     "parse_retry_after",
 ]
@@ -32,11 +33,12 @@ DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_KEY_ENV = "OPENAI_API_KEY"
 
 
-def parse_chat_completion(payload: Any, provider: JsonHttpProvider) -> Completion:
-    """A chat-completions reply (OpenAI, Azure OpenAI and compatibles) as a ``Completion``."""
+def chat_completion(payload: Any) -> Completion | None:
+    """A chat-completions body (OpenAI, Azure OpenAI and compatibles, also inside Batch API
+    output) as a ``Completion``; None when it has no choices."""
     choices = payload.get("choices") if isinstance(payload, dict) else None
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-        raise provider.protocol_error("reply has no choices.")
+        return None
     choice = choices[0]
     message = choice.get("message")
     content = message.get("content") if isinstance(message, dict) else None
@@ -51,6 +53,14 @@ def parse_chat_completion(payload: Any, provider: JsonHttpProvider) -> Completio
         input_tokens=int_or_none(usage.get("prompt_tokens")),
         output_tokens=int_or_none(usage.get("completion_tokens")),
     )
+
+
+def parse_chat_completion(payload: Any, provider: JsonHttpProvider) -> Completion:
+    """A chat-completions reply as a ``Completion``; a protocol error without choices."""
+    completion = chat_completion(payload)
+    if completion is None:
+        raise provider.protocol_error("reply has no choices.")
+    return completion
 
 
 @register_provider("openai")

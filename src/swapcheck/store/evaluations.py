@@ -9,6 +9,7 @@ import pandas as pd
 
 from swapcheck.store.connection import Store
 from swapcheck.store.jsonpath import metadata_path
+from swapcheck.store.judgments import READY_PAIRS_SQL
 from swapcheck.store.studies import Study
 
 if TYPE_CHECKING:
@@ -180,13 +181,7 @@ def evaluation_frame(store: Store, study: Study) -> pd.DataFrame:
         cur.register("frame_instances", instances)
         try:
             frame = cur.execute(
-                "WITH ready AS ("
-                "  SELECT p.pair_id, p.prompt_id, p.position FROM pairs p "
-                "  JOIN responses b ON b.prompt_id = p.prompt_id AND b.variant = $baseline "
-                "       AND b.error IS NULL AND b.text IS NOT NULL "
-                "  JOIN responses c ON c.prompt_id = p.prompt_id AND c.variant = $candidate "
-                "       AND c.error IS NULL AND c.text IS NOT NULL "
-                "  WHERE p.study_id = $study_id) "
+                f"WITH ready AS ({READY_PAIRS_SQL}) "
                 "SELECT r.pair_id, r.prompt_id, i.evaluator, i.scope, i.kind, i.higher_is, "
                 "sb.value::DOUBLE AS baseline, sc.value::DOUBLE AS candidate, "
                 f"sp.value::DOUBLE AS value{slice_selects} "

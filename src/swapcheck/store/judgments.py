@@ -15,7 +15,7 @@ from swapcheck.store.connection import Store, first_row
 from swapcheck.store.jsonpath import metadata_path
 from swapcheck.store.studies import Study
 
-_READY_PAIRS = """
+READY_PAIRS_SQL = """
     SELECT p.pair_id, p.prompt_id, p.position
     FROM pairs p
     JOIN responses b ON b.prompt_id = p.prompt_id AND b.variant = $baseline
@@ -24,6 +24,8 @@ _READY_PAIRS = """
          AND c.error IS NULL AND c.text IS NOT NULL
     WHERE p.study_id = $study_id
 """
+"""A study's ready pairs (both answers successful): ``pair_id, prompt_id, position``;
+parameters ``$study_id``, ``$baseline``, ``$candidate``."""
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,7 @@ def ready_pair_ids(store: Store, study: Study) -> list[str]:
     """Pairs whose two answers both exist, in the study's blinded order."""
     with store.cursor() as cur:
         rows = cur.execute(
-            f"SELECT pair_id FROM ({_READY_PAIRS}) ORDER BY position", _study_params(study)
+            f"SELECT pair_id FROM ({READY_PAIRS_SQL}) ORDER BY position", _study_params(study)
         ).fetchall()
     return [r[0] for r in rows]
 
@@ -297,7 +299,7 @@ def review_progress(store: Store, study: Study, reviewer: str | None = None) -> 
     with store.cursor() as cur:
         ready, total = first_row(
             cur.execute(
-                f"SELECT (SELECT count(*) FROM ({_READY_PAIRS})), "
+                f"SELECT (SELECT count(*) FROM ({READY_PAIRS_SQL})), "
                 "(SELECT count(*) FROM pairs WHERE study_id = $study_id)",
                 _study_params(study),
             )
@@ -370,7 +372,7 @@ def queue_slices(store: Store, study: Study) -> pd.DataFrame:
         params["slice_path"] = metadata_path(study.slice_columns[0])
     with store.cursor() as cur:
         return cur.execute(
-            f"SELECT p.pair_id, {slice_expr} AS slice FROM ({_READY_PAIRS}) r "
+            f"SELECT p.pair_id, {slice_expr} AS slice FROM ({READY_PAIRS_SQL}) r "
             f"JOIN pairs p USING (pair_id) {join} ORDER BY p.position",
             params,
         ).df()

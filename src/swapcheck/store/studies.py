@@ -6,12 +6,13 @@ import json
 import re
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 import pandas as pd
 
-from swapcheck.errors import NotFoundError, StudyError
+from swapcheck.errors import ConfigError, NotFoundError, StudyError
 from swapcheck.models import LOGGED_VARIANT, canonical_json, sha256_hex
 from swapcheck.sampling import PromptFilter, SamplePlan, allocation_table, stratified_sample
 from swapcheck.store.connection import Store, first_row
@@ -67,6 +68,18 @@ class Study:
     @property
     def variants(self) -> tuple[str, str]:
         return (self.baseline_variant, self.candidate_variant)
+
+    def chosen_slice_columns(self, by: str | Sequence[str] | None) -> list[str]:
+        """``by`` as a list of this study's slice columns (all of them when empty); a
+        ``ConfigError`` names any column the study does not have."""
+        columns = [by] if isinstance(by, str) else list(by or self.slice_columns)
+        unknown = [c for c in columns if c not in self.slice_columns]
+        if unknown:
+            raise ConfigError(
+                f"{', '.join(unknown)} is not a slice column of study {self.name!r}.",
+                f"Use one of: {', '.join(self.slice_columns) or 'none'}.",
+            )
+        return columns
 
 
 def _row_to_study(row: tuple) -> Study:

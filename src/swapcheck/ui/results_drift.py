@@ -2,28 +2,13 @@
 
 from __future__ import annotations
 
-import math
-from typing import Any
-
 import pandas as pd
 import streamlit as st
 
+from swapcheck.report_drift import drift_number
 from swapcheck.ui.render import neutralise_markdown
 
 _SUMMARY_ITEMS = 5
-
-
-def _is_missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
-
-
-def _format(value: Any, is_rate: bool, signed: bool = False) -> str:
-    if _is_missing(value):
-        return "n/a"
-    sign = "+" if signed else ""
-    if is_rate:  # a difference of two rates is in percentage points
-        return f"{float(value) * 100:{sign}.1f}" + (" pts" if signed else "%")
-    return f"{float(value):{sign}.3g}"
 
 
 def _arrow(row: pd.Series) -> str:
@@ -43,7 +28,8 @@ def drift_summary(table: pd.DataFrame) -> str:
     items = []
     for _, row in flagged.head(_SUMMARY_ITEMS).iterrows():
         where = "overall" if row["slice"] == "overall" else f"{row['slice']}={row['value']}"
-        diff = _format(row["difference"], row["kind"] == "rate" and row["scope"] != "pair", True)
+        is_rate = row["kind"] == "rate" and row["scope"] != "pair"
+        diff = drift_number(row["difference"], is_rate, True)
         items.append(f"{row['evaluator']} {_arrow(row)} in {where} ({diff}, {row['direction']})")
     more = len(flagged) - len(items)
     tail = f" and {more} more" if more > 0 else ""
@@ -60,7 +46,7 @@ def drift_display(table: pd.DataFrame, flagged_only: bool = False) -> pd.DataFra
     is_rate = (rows["kind"] == "rate") & (rows["scope"] != "pair")
     scale = is_rate.map({True: 100.0, False: 1.0}).astype(float)
     interval = [
-        f"{_format(lo, r, True)} – {_format(hi, r, True)}"
+        f"{drift_number(lo, r, True)} – {drift_number(hi, r, True)}"
         for lo, hi, r in zip(rows["ci_low"], rows["ci_high"], is_rate, strict=True)
     ]
     return pd.DataFrame(

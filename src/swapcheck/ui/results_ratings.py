@@ -6,7 +6,7 @@ import streamlit as st
 
 from swapcheck.analysis import judge_summary
 from swapcheck.judge import judge_agreement, set_judge_in_verdict
-from swapcheck.ratings import connected_studies, variant_ratings
+from swapcheck.ratings import linked_ratings
 from swapcheck.report import ratings_figure
 from swapcheck.stats_judge import judge_eligible_slices
 from swapcheck.store.connection import Store
@@ -18,13 +18,12 @@ from swapcheck.ui.render import neutralise_markdown, user_errors
 
 def ratings_section(store: Store, study: Study) -> None:
     """Bradley-Terry ratings when the studies linked to this one compare 3+ variants."""
-    linked = connected_studies(store, study)
-    if len({v for s in linked for v in s.variants}) <= 2:
+    result = linked_ratings(store, study)
+    if result is None:
         return
     st.subheader("All variants: Bradley-Terry ratings")
-    result = variant_ratings(store, linked)
     st.caption(
-        f"Pooled from the human judgments of {len(linked)} studies linked through shared "
+        f"Pooled from the human judgments of {len(result.studies)} studies linked through shared "
         "variants. 1000 is the average; +100 means winning about 64% of comparisons against a "
         f"variant rated 100 lower; 95% intervals from {result.n_boot} bootstrap resamples. "
         "Pooling assumes the studies review the same kind of traffic."

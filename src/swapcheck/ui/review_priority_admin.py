@@ -11,6 +11,7 @@ from swapcheck.review_priority import (
     PrioritySettings,
     slice_decisions,
 )
+from swapcheck.stats import CHOICE_SCORE
 from swapcheck.store import Store
 from swapcheck.store.judgments import judgments_frame
 from swapcheck.store.priority import get_priority_settings, set_priority_settings
@@ -18,7 +19,6 @@ from swapcheck.store.studies import Study
 from swapcheck.ui.render import user_errors
 from swapcheck.verdict_data import priority_strata
 
-_SCORES = {"candidate": 1.0, "baseline": 0.0, "tie": 0.5, "both_bad": 0.5}
 STOP_RULE_HELP = {
     "full_review": "stop a slice once the verdict a full review would give (go, no-go or "
     "inconclusive) is known with 95% confidence",
@@ -35,7 +35,7 @@ def priority_status(store: Store, study: Study, settings: PrioritySettings) -> p
     order = {p: i for i, p in enumerate(strata["pair_id"])}
     votes = judgments_frame(store, study)
     votes = votes[votes["pair_id"].isin(order)]
-    scores = votes.assign(score=votes["choice"].map(_SCORES)).groupby("pair_id")["score"]
+    scores = votes.assign(score=votes["choice"].map(CHOICE_SCORE)).groupby("pair_id")["score"]
     complete = scores.mean()[scores.size() >= study.overlap]
     outcomes = strata.set_index("pair_id").loc[list(complete.index)].reset_index()
     outcomes["score"] = complete.to_numpy()
