@@ -64,9 +64,9 @@ from swapcheck.review_priority import (
     priority_order,
     slice_decisions,
 )
+from swapcheck.stats import CHOICE_SCORE as SCORES
 from swapcheck.stats import wilson_interval
 from swapcheck.stats_decisions import non_inferiority
-from swapcheck.stats_sequential import SCORES
 from swapcheck.store import Store
 from swapcheck.store.priority import contested_for_study, set_priority_settings
 from swapcheck.store.studies import Study
