@@ -20,7 +20,7 @@ from swapcheck.pipeline import generate_study, ingest_file
 from swapcheck.report import to_safe_parquet
 from swapcheck.report_html import render_report
 from swapcheck.store import Store
-from swapcheck.store.judgments import append_judgment, judgments_frame
+from swapcheck.store.judgments import append_judgment, judgments_frame, pair_content
 from swapcheck.store.studies import Study, create_study
 from swapcheck.store.variants import save_variant
 from tests.browser_utils import CHROMIUM, CHROMIUM_ARGS, PAGE_TIMEOUT_MS, require_browser
@@ -183,6 +183,11 @@ def test_report_holds_every_section(tmp_store: Store, study: Study) -> None:
 
 
 def test_untrusted_text_is_escaped(tmp_store: Store, study: Study) -> None:
+    # 12 pairs tie at 3 votes against and only 10 are shown; a fourth vote against makes the
+    # hostile pair the worst one whatever its (random) id.
+    hostile = next(p for p, _ in _pairs_with_feature(tmp_store, study)
+                   if "alert" in pair_content(tmp_store, study, p).baseline_text)  # fmt: skip
+    _judge(tmp_store, study, "dave", hostile, "baseline")
     analysis = analyse_study(tmp_store, study)
     first = [p for p in analysis.worst_pairs if "alert" in p.candidate_text + p.baseline_text]
     assert first, "the hostile pair is among the worst examples"
