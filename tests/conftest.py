@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,6 +10,13 @@ from pathlib import Path
 import pytest
 
 from swapcheck.store import Store
+from tests.postgres_cluster import (
+    ENV_URL,
+    drop_schema,
+    fresh_schema_url,
+    server_binaries,
+    throwaway_cluster,
+)
 
 _ISOLATED_ENV = (
     "SWAPCHECK_DB",
@@ -38,8 +46,64 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return db
 
 
+BACKENDS = ("duckdb", "postgres")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests marked ``both_backends`` that use ``tmp_store`` run on DuckDB and PostgreSQL."""
+    if "tmp_store" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
+        "both_backends"
+    ):
+        metafunc.parametrize("store_backend", BACKENDS, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL server for the tests: ``$SWAPCHECK_TEST_POSTGRES`` or a throwaway cluster.
+
+    Without one, PostgreSQL tests are skipped locally but fail under CI (CI must cover them).
+    """
+    if os.environ.get(ENV_URL):
+        yield os.environ[ENV_URL]
+        return
+    if server_binaries() is None:
+        message = "PostgreSQL is not installed (apt-get install postgresql)"
+        if os.environ.get("CI"):
+            pytest.fail(message + "; CI must run the PostgreSQL store tests")
+        pytest.skip(message)
+    with throwaway_cluster() as url:
+        yield url
+
+
 @pytest.fixture
-def tmp_store(isolated_env: Path) -> Iterator[Store]:
+def store_backend(request: pytest.FixtureRequest) -> str:
+    """``both_backends`` tests get each backend; the rest DuckDB, or ``$SWAPCHECK_TEST_BACKEND``
+    (``postgres`` runs every tmp_store test on PostgreSQL, for a full check by hand)."""
+    return str(getattr(request, "param", os.environ.get("SWAPCHECK_TEST_BACKEND", "duckdb")))
+
+
+@pytest.fixture
+def pg_url(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh schema of the test PostgreSQL database, set as this test's SWAPCHECK_DB."""
+    url = fresh_schema_url(request.getfixturevalue("postgres_url"))
+    monkeypatch.setenv("SWAPCHECK_DB", url)
+    yield url
+    drop_schema(url)
+
+
+@pytest.fixture
+def tmp_store(
+    isolated_env: Path, store_backend: str, request: pytest.FixtureRequest
+) -> Iterator[Store]:
+    """An empty store: a DuckDB file, or (``both_backends`` tests) a PostgreSQL schema too."""
+    if store_backend == "postgres":
+        from swapcheck.store.postgres import PostgresStore
+
+        url = request.getfixturevalue("pg_url")
+        pg = PostgresStore(url, linger=0, local_dir=isolated_env.parent)
+        yield pg  # type: ignore[misc]
+        pg.close()
+        return
     store = Store(isolated_env, linger=0)
     yield store
     store.close()

@@ -28,6 +28,8 @@ from swapcheck.store.evaluations import (
 )
 from swapcheck.store.studies import Study, study_prompt_ids
 
+pytestmark = pytest.mark.both_backends  # tmp_store: DuckDB and PostgreSQL
+
 N = 9
 
 

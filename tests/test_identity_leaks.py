@@ -21,6 +21,8 @@ from swapcheck.store import Store
 from swapcheck.store.evaluations import run_evaluators
 from swapcheck.store.studies import study_prompt_ids
 
+pytestmark = pytest.mark.both_backends  # tmp_store: DuckDB and PostgreSQL
+
 # (text, the one flagged phrase, its kind)
 POSITIVES = [
     ("As an AI developed by OpenAI, I cannot browse.", "As an AI developed by OpenAI", "vendor"),

@@ -24,6 +24,8 @@ from swapcheck.store.studies import Study, create_study
 from swapcheck.store.variants import save_variant
 from tests.helpers import write_jsonl
 
+pytestmark = pytest.mark.both_backends  # tmp_store: DuckDB and PostgreSQL
+
 DATA = Path(__file__).parent / "data" / "judgments"
 THREE_REVIEWERS = DATA / "three_reviewers.jsonl"
 CODES = "1=model_a,2=model_b,0=tie,3=both_bad"
@@ -297,7 +299,7 @@ def test_file_level_problems_raise_with_a_fix(
 def test_cli_import_judgments(
     tmp_store: Store, study: Study, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    db = str(tmp_store.path)
+    db = tmp_store.location
     tmp_store.close()
     argv = ["import-judgments", str(DATA / "codes.csv"), "--study", "import check", "--db", db]
     assert main([*argv, "--dry-run"]) == 0  # codes without --winner-map: all rejected

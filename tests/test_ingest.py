@@ -28,6 +28,8 @@ from swapcheck.store import Store
 from swapcheck.store.sources import IngestReport, quarantine_frame
 from tests.helpers import write_jsonl
 
+pytestmark = pytest.mark.both_backends  # tmp_store: DuckDB and PostgreSQL
+
 # --- helpers (also used by test_ingest_formats.py) ------------------------------------------
 
 

@@ -17,6 +17,8 @@ from swapcheck.store import Store
 from tests.apptest_utils import assert_no_exception, open_page
 from tests.helpers import small_log_rows
 
+pytestmark = pytest.mark.both_backends  # tmp_store: DuckDB and PostgreSQL
+
 
 @pytest.fixture
 def file_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:

@@ -43,6 +43,8 @@ from swapcheck.store.variants import save_variant
 from tests.fake_openai_server import FakeOpenAIServer, RecordedRequest
 from tests.helpers import write_jsonl
 
+pytestmark = pytest.mark.both_backends  # tmp_store: DuckDB and PostgreSQL
+
 FAST = GenerationSettings(
     concurrency=4,
     max_retries=3,

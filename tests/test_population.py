@@ -24,6 +24,8 @@ from swapcheck.store.studies import create_study, get_study, study_sample_frame
 from swapcheck.store.variants import save_variant
 from tests.apptest_utils import assert_no_exception, open_page
 
+pytestmark = pytest.mark.both_backends  # tmp_store: DuckDB and PostgreSQL
+
 ODD = 'we"ird col'
 SLICES = ("locale", "tier", ODD)
 

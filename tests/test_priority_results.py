@@ -19,6 +19,8 @@ from swapcheck.store.studies import Study
 from swapcheck.verdict_data import priority_strata, sign_off_judgments
 from tests.helpers import simulated_study
 
+pytestmark = pytest.mark.both_backends  # tmp_store: DuckDB and PostgreSQL
+
 
 def test_weighted_tables_equal_the_independent_reweighted_rate_per_slice() -> None:
     rng = np.random.default_rng(5)

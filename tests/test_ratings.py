@@ -19,6 +19,8 @@ from swapcheck.store.studies import Study, create_study
 from swapcheck.store.variants import save_variant
 from tests.helpers import write_jsonl
 
+pytestmark = pytest.mark.both_backends  # tmp_store: DuckDB and PostgreSQL
+
 # Outcomes per study, as (model_a wins, model_b wins, ties, both bad) over ten prompts.
 AB = ("A", "B", ["model_a"] * 6 + ["model_b"] * 3 + ["tie"])
 BC = ("B", "C", ["model_a"] * 5 + ["model_b"] * 4 + ["both_bad"])
@@ -105,7 +107,7 @@ def test_ratings_cli_text_and_json(
 ) -> None:  # fmt: skip
     _import(tmp_store, tmp_path, studies["AB"], AB)
     _import(tmp_store, tmp_path, studies["BC"], BC)
-    db = str(tmp_store.path)
+    db = tmp_store.location
     capsys.readouterr()
     assert main(["ratings", "--db", db, "--study", "A vs B", "--boot", "20", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)

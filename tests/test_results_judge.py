@@ -19,6 +19,8 @@ from swapcheck.store.studies import Study, create_study
 from swapcheck.store.variants import save_variant
 from tests.helpers import write_jsonl
 
+pytestmark = pytest.mark.both_backends  # tmp_store: DuckDB and PostgreSQL
+
 N_A, HUMAN_A, N_B = 40, 35, 20
 
 

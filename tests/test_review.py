@@ -23,6 +23,8 @@ from swapcheck.store.judgments import judgments_frame, ready_pair_ids, review_pr
 from swapcheck.store.studies import create_study
 from tests.helpers import simulated_study
 
+pytestmark = pytest.mark.both_backends  # tmp_store: DuckDB and PostgreSQL
+
 
 @given(st.sampled_from(PICKS), st.sampled_from(["baseline", "candidate"]))
 def test_unblind_maps_screen_picks_to_variants(pick: str, left_role: str) -> None:

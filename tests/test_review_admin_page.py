@@ -16,6 +16,8 @@ from swapcheck.ui.render import neutralise_markdown
 from tests.apptest_utils import APP, assert_no_exception, browser_payload, open_page
 from tests.helpers import simulated_study
 
+pytestmark = pytest.mark.both_backends  # tmp_store: DuckDB and PostgreSQL
+
 LEAK_CAND = "As an AI developed by OpenAI, I would open Settings first."
 LEAK_BASE = "GPT-4 here. Open Settings and press Reset."
 

@@ -13,6 +13,8 @@ from swapcheck.store import Store
 from swapcheck.store.studies import Study
 from tests.helpers import simulated_study
 
+pytestmark = pytest.mark.both_backends  # tmp_store: DuckDB and PostgreSQL
+
 PICKS = ("left", "right", "tie", "both_bad")
 
 
@@ -56,6 +58,15 @@ def run_reviewers(
     return ids, errors
 
 
+def another_handle(store: Store) -> Store:
+    """A second handle on the same store, as another process would open it."""
+    if store.dialect == "postgres":
+        from swapcheck.store.postgres import PostgresStore
+
+        return PostgresStore(store.url, linger=0, migrate=False)  # type: ignore[attr-defined,return-value]
+    return Store(store.path, linger=0, migrate=False)
+
+
 def assert_consistent(store: Store, study: Study, expected: int) -> None:
     with store.cursor() as cur:
         total, live = cur.execute(
@@ -95,7 +106,7 @@ def test_twenty_reviewers_fifty_judgments_each_on_one_shared_store(
 @pytest.mark.timeout(600)
 def test_reviewers_with_their_own_store_handles(tmp_store: Store, tmp_path: Path) -> None:
     study = simulated_study(tmp_store, tmp_path, n=60, overlap=2)
-    stores = [Store(tmp_store.path, linger=0, migrate=False) for _ in range(6)]
+    stores = [another_handle(tmp_store) for _ in range(6)]
     try:
         ids, errors = run_reviewers(lambda n: stores[n], study, reviewers=6, per_reviewer=15)
     finally:

@@ -26,6 +26,8 @@ from swapcheck.store.judgments import judgments_frame, ready_pair_ids
 from swapcheck.store.studies import Study, set_review_settings
 from tests.helpers import simulated_study
 
+pytestmark = pytest.mark.both_backends  # tmp_store: DuckDB and PostgreSQL
+
 
 def settings(store: Store, study: Study, **changes: object) -> Study:
     current = {

@@ -17,6 +17,7 @@ from swapcheck.stats_sequential import (
     predicted_full_review,
     slice_decision,
     stratified_interval,
+    stratum_alphas,
 )
 
 
@@ -125,6 +126,64 @@ def test_stratified_interval_splits_alpha_and_weights_by_share() -> None:
     assert stratified_interval([StratumData(1.0, x, 1), StratumData(0.0, [], 0)], 0.9) == alone
     with pytest.raises(ValueError, match="sum to 1"):
         stratified_interval([StratumData(0.5, x, 1)], 0.9)
+
+
+def test_alpha_is_split_in_proportion_to_the_shares() -> None:
+    assert stratum_alphas([0.25, 0.75], 0.9) == pytest.approx([0.225, 0.675])
+    with pytest.raises(ValueError, match="positive"):
+        stratum_alphas([1.0, 0.0], 0.05)
+    x, y = [1.0, 1.0, 1.0, 1.0], [0.0, 0.0, 0.0]
+    low_x, _ = betting_confidence_sequence(x, alpha=0.225, target_n=4)  # share 0.25
+    _, high_y = betting_confidence_sequence(y, alpha=0.675, target_n=3)  # share 0.75
+    low, high = stratified_interval([StratumData(0.25, x, 4), StratumData(0.75, y, 3)], 0.9)
+    assert low == pytest.approx(0.25 * low_x[-1])
+    assert high == pytest.approx(0.25 * 1.0 + 0.75 * high_y[-1])
+
+
+def test_finite_stratified_interval_covers_the_full_review_mean_at_every_look() -> None:
+    # one slice of 100 fixed pair outcomes, 25 contested (share 0.25, alpha 0.0125) and 75 not
+    # (alpha 0.0375), drawn in the prioritised queue's interleaved order, looked at every 5
+    # pairs. The same simulation catches an invalid rule: a 95% normal interval peeked at
+    # the same looks misses the mean in most runs.
+    from swapcheck.review_priority import interleave_keys
+
+    rng = np.random.default_rng(13)
+    sizes, shares = (25, 75), (0.25, 0.75)
+    values = [
+        rng.choice([0.0, 0.5, 1.0], size=25, p=[0.7, 0.2, 0.1]),
+        rng.choice([0.0, 0.5, 1.0], size=75, p=[0.4, 0.1, 0.5]),
+    ]
+    mean = float(np.concatenate(values).mean())
+    flags = np.array([True] * 25 + [False] * 75)
+    order = np.lexsort((np.arange(100), ~flags, interleave_keys(flags, 0.7)))
+    seen = np.cumsum(flags[order]), np.cumsum(~flags[order])
+    runs, misses, naive_misses, widths = 200, 0, 0, []
+    for _ in range(runs):
+        drawn = [rng.permutation(v) for v in values]
+        missed = naive_missed = False
+        for t in range(5, 101, 5):
+            k = (int(seen[0][t - 1]), int(seen[1][t - 1]))
+            strata = [
+                StratumData(share, d[:n], size)
+                for share, d, n, size in zip(shares, drawn, k, sizes, strict=True)
+            ]
+            low, high = stratified_interval(strata, 0.05, finite=True)
+            missed |= not low - 1e-12 <= mean <= high + 1e-12
+            if min(k) >= 2 and t < 100:
+                parts = list(zip(shares, drawn, k, sizes, strict=True))
+                estimate = sum(share * d[:n].mean() for share, d, n, _ in parts)
+                variance = sum(
+                    share**2 * d[:n].var(ddof=1) * (1 / n - 1 / size) for share, d, n, size in parts
+                )
+                naive_missed |= abs(estimate - mean) > 1.96 * math.sqrt(variance) + 1e-12
+            if t == 60:
+                widths.append(high - low)
+        misses += missed
+        naive_misses += naive_missed
+    standard_error = math.sqrt(0.05 * 0.95 / runs)
+    assert misses / runs <= 0.05 + 2.5 * standard_error
+    assert naive_misses / runs > 0.05 + 2.5 * standard_error  # the check has teeth
+    assert float(np.mean(widths)) < 0.3  # not vacuous after 60 of 100 pairs
 
 
 def test_slice_decision_uses_the_non_inferiority_bound() -> None:

@@ -21,6 +21,8 @@ from swapcheck.store.variants import get_variant, list_variants, save_variant
 from tests.helpers import small_log_rows, write_jsonl
 from tests.waiting import wait_for
 
+pytestmark = pytest.mark.both_backends  # tmp_store: DuckDB and PostgreSQL
+
 
 def test_migrations_from_blank_database_create_every_table(tmp_path: Path) -> None:
     store = Store(tmp_path / "blank.duckdb", linger=0)
@@ -199,7 +201,7 @@ def test_threads_share_one_connection_with_their_own_cursors(tmp_store: Store) -
     for t in threads:
         t.join()
     assert errors == []
-    assert isinstance(tmp_store, Store) and duckdb is not None
+    assert tmp_store.dialect in ("duckdb", "postgres") and duckdb is not None
 
 
 def test_reingest_is_recognised_by_file_hash_before_parsing(

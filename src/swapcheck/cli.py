@@ -223,15 +223,20 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def _where(store: Any) -> str:
+    """The store for messages: the DuckDB file, or the PostgreSQL URL without its password."""
+    return str(getattr(store, "display", None) or store.path)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from swapcheck.demo import is_empty, seed_demo
 
     store = _store(args)
     if not is_empty(store) and not args.force:
-        print(f"{store.path} already holds data; pass --force to add the demo anyway.")
+        print(f"{_where(store)} already holds data; pass --force to add the demo anyway.")
         return 0
     study = seed_demo(store, judge=not args.no_votes)
-    print(f"demo study '{study.name}' ready in {store.path}")
+    print(f"demo study '{study.name}' ready in {_where(store)}")
     return 0
 
 
@@ -323,7 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument(
         "--db",
         default=argparse.SUPPRESS,
-        help="DuckDB file (default: $SWAPCHECK_DB or data/swapcheck.duckdb)",
+        help="DuckDB file or postgresql:// URL (default: $SWAPCHECK_DB or data/swapcheck.duckdb)",
     )
     parser = argparse.ArgumentParser(
         prog="swapcheck", parents=[common], description="Evidence before a model cutover."
@@ -413,6 +418,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
 
     _add_redaction_parser(sub, common)
+
+    from swapcheck import cli_store
+
+    cli_store.add_parsers(sub, common)
     return parser
 
 

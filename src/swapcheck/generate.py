@@ -33,6 +33,9 @@ Sink = Callable[[list[ResponseRecord]], None]
 Progress = Callable[[int, int], None]
 ShouldStop = Callable[[], bool]
 OnRecord = Callable[[ResponseRecord], None]
+Claim = Callable[[GenerationJob], bool]
+"""Called (on a worker thread) right before a job is sent; False: skip it, another worker
+answers it or already has (``swapcheck.store.claims``)."""
 
 
 @dataclass
@@ -93,7 +96,8 @@ def _validate_variant_limits(variant: VariantConfig) -> None:
 
 @dataclass
 class GenerationReport:
-    """Totals of one run; ``total - succeeded - failed`` jobs were not started.
+    """Totals of one run; ``unstarted`` jobs were not started and ``skipped`` ones were left to
+    another worker.
 
     They were not started because the run was cancelled or (``budget_exhausted``) because the
     budget could not cover them; ``cost`` is what the run spent.
@@ -113,6 +117,13 @@ class GenerationReport:
     """Times a 429 halved the adaptive concurrency limit."""
     pauses: int = 0
     """Times the whole variant was paused (429 with retry-after, or a quota at 0)."""
+    skipped: int = 0
+    """Jobs not sent because another worker claimed or answered them (``claim``)."""
+
+    @property
+    def unstarted(self) -> int:
+        """Jobs neither answered, failed nor left to another worker (stop or budget)."""
+        return self.total - self.succeeded - self.failed - self.skipped
 
 
 def backoff_delay(
@@ -204,10 +215,12 @@ class _Run:
         progress: Progress | None,
         should_stop: ShouldStop | None,
         on_record: OnRecord | None = None,
+        claim: Claim | None = None,
     ) -> None:
         self.variant, self.jobs, self.sink, self.settings = variant, list(jobs), sink, settings
         self.provider, self.progress, self.should_stop = provider, progress, should_stop
-        self.on_record = on_record
+        self.on_record, self.claim = on_record, claim
+        self.skipped = 0
         self.concurrency = variant.max_concurrency or settings.concurrency
         self.limiter = VariantLimiter(
             LimitSettings(
@@ -273,6 +286,10 @@ class _Run:
                 if self.budget is not None:
                     self.budget.settle(estimate.cost, 0.0)
                 return
+            if not await self.claimed(job):
+                if self.budget is not None:
+                    self.budget.settle(estimate.cost, 0.0)
+                continue
             record: ResponseRecord | None = None
             try:
                 record = await self.run_job(job, clients, estimate)
@@ -283,6 +300,28 @@ class _Run:
             # A provider that never awaits (the simulated one) would otherwise starve the
             # flusher, and a crash would lose every finished answer.
             await asyncio.sleep(0)
+
+    async def claimed(self, job: GenerationJob) -> bool:
+        """Whether this run sends ``job``; a failing claim stops the run like a failing sink."""
+        if self.claim is None:
+            return True
+        try:
+            granted = await asyncio.to_thread(self.claim, job)
+        except Exception as exc:
+            self.abort_error = self.abort_error or exc
+            return False
+        if not granted:
+            self.skipped += 1
+            self.report_progress()
+        return granted
+
+    def report_progress(self) -> None:
+        if self.progress is None:
+            return
+        try:
+            self.progress(self.done + self.skipped, len(self.jobs))
+        except BaseException as exc:  # e.g. a UI stop signal: stop, save, then re-raise
+            self.abort_error = self.abort_error or exc
 
     def finish(self, record: ResponseRecord) -> None:
         if self.hook_failed:
@@ -299,11 +338,7 @@ class _Run:
         self.done += 1
         if len(self.pending) >= self.settings.flush_every:
             self.wake.set()
-        if self.progress is not None:
-            try:
-                self.progress(self.done, len(self.jobs))
-            except BaseException as exc:  # e.g. a UI stop signal: stop, save, then re-raise
-                self.abort_error = self.abort_error or exc
+        self.report_progress()
 
     # -- one job ----------------------------------------------------------------------------
     async def attempt(
@@ -446,7 +481,7 @@ class _Run:
 
     def report(self, elapsed_s: float) -> GenerationReport:
         ok = [r for r in self.records if r.ok]
-        unfinished = len(self.records) < len(self.jobs)
+        unfinished = len(self.records) + self.skipped < len(self.jobs)
         budget_exhausted = self.budget is not None and self.budget.exhausted and unfinished
         if budget_exhausted:
             logger.warning(
@@ -454,7 +489,7 @@ class _Run:
                 self.variant.name,
                 self.settings.budget,
                 self.budget.spent if self.budget else 0.0,
-                len(self.jobs) - len(self.records),
+                len(self.jobs) - len(self.records) - self.skipped,
             )
         return GenerationReport(
             total=len(self.jobs),
@@ -469,6 +504,7 @@ class _Run:
             budget_exhausted=budget_exhausted,
             concurrency_decreases=self.limiter.concurrency.decreases,
             pauses=self.limiter.pause.pauses,
+            skipped=self.skipped,
         )
 
 
@@ -483,6 +519,7 @@ async def generate_async(
     provider: Provider | None = None,
     should_stop: ShouldStop | None = None,
     on_record: OnRecord | None = None,
+    claim: Claim | None = None,
 ) -> GenerationReport:
     """Answer every job with ``variant`` and hand finished records to ``sink`` in batches.
 
@@ -499,7 +536,9 @@ async def generate_async(
     sharded pool of httpx clients (``swapcheck.http_pool``); with it, that client as is.
 
     ``on_record`` is called synchronously, in the event loop, for every finished record before
-    it is queued for ``sink``. ``settings.budget`` caps the cost in US$: each job reserves its
+    it is queued for ``sink``. ``claim(job)`` runs on a worker thread right before a job is
+    sent; a job it refuses is skipped (``report.skipped``): several workers split a variant's
+    prompts this way. ``settings.budget`` caps the cost in US$: each job reserves its
     estimated cost (``swapcheck.cost_estimate``) before it starts; a job that would push
     spent + reserved over the cap is not started and not recorded, and the report says
     ``budget_exhausted``.
@@ -508,7 +547,7 @@ async def generate_async(
     settings.validate()
     _validate_variant_limits(variant)
     provider = provider if provider is not None else make_provider(variant)
-    run = _Run(variant, jobs, sink, settings, provider, progress, should_stop, on_record)
+    run = _Run(variant, jobs, sink, settings, provider, progress, should_stop, on_record, claim)
     if client is not None:
         return await run.execute(SingleClient(client))
     pool = ShardedClientPool(
@@ -531,6 +570,7 @@ def generate(
     provider: Provider | None = None,
     should_stop: ShouldStop | None = None,
     on_record: OnRecord | None = None,
+    claim: Claim | None = None,
 ) -> GenerationReport:
     """Blocking ``generate_async``: works in any thread, with or without a running loop."""
 
@@ -546,6 +586,7 @@ def generate(
                 provider=provider,
                 should_stop=should_stop,
                 on_record=on_record,
+                claim=claim,
             )
         )
 

@@ -16,6 +16,7 @@ import pandas as pd
 from swapcheck.errors import ConfigError, IngestError
 from swapcheck.models import canonical_json
 from swapcheck.store.connection import Store
+from swapcheck.store.db_errors import TRANSIENT_ERRORS
 from swapcheck.store.settings import set_setting
 from swapcheck.store.studies import Study, get_study
 
@@ -405,7 +406,7 @@ def _write(store: Store, study: Study, judgments: list[_Judgment]) -> None:
             with store.transaction() as cur:
                 _insert(cur, study, judgments)
             return
-        except (duckdb.TransactionException, duckdb.ConstraintException):
+        except TRANSIENT_ERRORS:
             if attempt == _WRITE_ATTEMPTS - 1:
                 raise
 

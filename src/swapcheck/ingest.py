@@ -23,6 +23,7 @@ from swapcheck.ingest_sql import RAW_LIMIT, normalise_sql
 from swapcheck.models import LOGGED_VARIANT
 from swapcheck.store import Store
 from swapcheck.store.sources import IngestReport, find_source_by_file_hash, save_staged
+from swapcheck.store.transfer import staged_on_duckdb
 from swapcheck.store.variants import check_answers_variant_on, validate_variant_name
 
 SAMPLE_ROWS = 500
@@ -147,6 +148,11 @@ def ingest_log(
     Row numbers: JSONL/CSV/TSV → the 1-based physical line (a CSV header is line 1; a quoted
     value with newlines advances the count), JSON array → element index, Parquet → row index.
     """
+    if getattr(store, "dialect", "duckdb") != "duckdb":
+        # PostgreSQL: DuckDB's readers work inside DuckDB, so ingest into a scratch copy of
+        # the tables it touches and merge the changes back (store.transfer.staged_on_duckdb).
+        with staged_on_duckdb(store) as scratch:
+            return ingest_log(scratch, path, mapping, options, progress)
     options = options or IngestOptions()
     if mapping is not None:
         mapping = check_response_variant(mapping)

@@ -30,6 +30,7 @@ from swapcheck.stats_agreement import (
 )
 from swapcheck.stats_decisions import decision_table, overall_verdict
 from swapcheck.store import Store
+from swapcheck.store.db_errors import DATABASE_ERRORS
 from swapcheck.store.judgments import judgments_frame
 from swapcheck.store.responses import pending_jobs, response_status, write_responses
 from swapcheck.store.runs import create_run, update_run
@@ -102,6 +103,8 @@ def evaluate_after_generation(store: Store, study: Study) -> str:
         return evaluate_study(store, study).summary()
     except SwapcheckError as exc:
         return f"not run: {exc} (fix: {exc.fix}; then run swapcheck evaluate)"
+    except DATABASE_ERRORS as exc:  # e.g. a concurrent worker kept winning the same rows
+        return f"not run: {exc} (fix: run swapcheck evaluate)"
 
 
 def study_jobs(store: Store, study: Study, variant: VariantConfig) -> list[GenerationJob]:

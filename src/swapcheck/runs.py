@@ -8,6 +8,11 @@ database. Before any run starts, journals left by killed runs are replayed, and 
 without a successful answer for the exact request are sent: a resumed run never pays twice for
 an answer it received. In the app, :func:`start_in_background` runs the same code on a daemon
 thread, so the run keeps going while the user navigates away; its page polls the runs table.
+
+On DuckDB one run per study and variant may be active; a second one is refused. On PostgreSQL
+several workers (processes, machines) may run the same variant at once: each claims a prompt
+right before sending it (``swapcheck.store.claims``), so they split the prompts and every
+prompt ends with one stored answer, paid for once.
 """
 
 from __future__ import annotations
@@ -21,8 +26,10 @@ from dataclasses import replace
 from swapcheck.errors import ConfigError, SwapcheckError
 from swapcheck.generate import GenerationReport, GenerationSettings, generate
 from swapcheck.journal import AnswerJournal, journal_dir, recover_journals
-from swapcheck.models import ResponseRecord, VariantConfig
+from swapcheck.models import GenerationJob, ResponseRecord, VariantConfig
+from swapcheck.store.claims import PromptClaims, open_claims
 from swapcheck.store.connection import Store
+from swapcheck.store.db_errors import DATABASE_ERRORS
 from swapcheck.store.responses import write_responses
 from swapcheck.store.runs import create_run, list_runs, update_run
 
@@ -37,10 +44,18 @@ def recover_interrupted_answers(store: Store) -> int:
 
 
 class RunTracker:
-    """Counters of one run, its journal hook, its database sink and its heartbeat thread."""
+    """Counters of one run, its journal hook, its claims, its database sink and its heartbeat."""
 
-    def __init__(self, store: Store, run_id: str, journal: AnswerJournal) -> None:
+    def __init__(
+        self,
+        store: Store,
+        run_id: str,
+        journal: AnswerJournal,
+        variant: VariantConfig,
+        claims: PromptClaims,
+    ) -> None:
         self.store, self.run_id, self.journal = store, run_id, journal
+        self.variant, self.claims = variant, claims
         self.succeeded = self.failed = self.input_tokens = self.output_tokens = 0
         self.cost = 0.0
         self.stop_seen = threading.Event()
@@ -63,8 +78,13 @@ class RunTracker:
         self.output_tokens += record.output_tokens or 0
         self.cost += record.cost or 0.0
 
+    def claim(self, job: GenerationJob) -> bool:
+        return self.claims.try_claim(job.prompt_id, self.variant.request_hash(job.messages))
+
     def sink(self, records: list[ResponseRecord]) -> None:
+        """Store the records, then let go of their claims (their outcome is committed)."""
         write_responses(self.store, [replace(r, run_id=self.run_id) for r in records])
+        self.claims.release([r.prompt_id for r in records])
 
     def should_stop(self) -> bool:
         return self.stop_seen.is_set()
@@ -88,7 +108,8 @@ class RunTracker:
         while not self._quit.wait(HEARTBEAT_S):
             try:
                 self._save()
-            except SwapcheckError as exc:  # e.g. the file stayed locked: try again next beat
+            except (SwapcheckError, *DATABASE_ERRORS) as exc:  # e.g. the file stayed locked,
+                # or the PostgreSQL server restarted: try again next beat
                 logger.warning("run %s: could not save progress: %s", self.run_id, exc)
 
     def finish(self, status: str, message: str | None = None) -> None:
@@ -111,15 +132,45 @@ def run_variant(
     should_stop: Callable[[], bool] | None = None,
     provider: object | None = None,
 ) -> tuple[str, GenerationReport]:
-    """One journaled, tracked run of ``jobs`` for ``variant``; returns (run id, report)."""
-    active = list_runs(store, study_id=study_id, active_only=True)
-    busy = [r for r in active if r.variant == variant.name]
-    if busy:
-        raise ConfigError(
-            f"Variant {variant.name!r} is already being generated for this study by run "
-            f"{busy[0].run_id} (started from the {busy[0].origin}).",
-            "Wait for it to finish, or stop it first (Generate page, or swapcheck runs stop).",
-        )
+    """One journaled, tracked run of ``jobs`` for ``variant``; returns (run id, report).
+
+    On a store whose runs share the work (PostgreSQL) a run beside another one of the same
+    variant takes the prompts nobody has claimed; elsewhere it is refused.
+    """
+    claims = open_claims(store, variant.name)
+    try:
+        return _run_claimed(
+            store, variant, jobs, claims, study_id=study_id, settings=settings, origin=origin,
+            estimated_cost=estimated_cost, progress=progress, should_stop=should_stop,
+            provider=provider,
+        )  # fmt: skip
+    finally:
+        claims.close()
+
+
+def _run_claimed(
+    store: Store,
+    variant: VariantConfig,
+    jobs: list,
+    claims: PromptClaims,
+    *,
+    study_id: str | None,
+    settings: GenerationSettings,
+    origin: str,
+    estimated_cost: float | None,
+    progress: Callable[[int, int], None] | None,
+    should_stop: Callable[[], bool] | None,
+    provider: object | None,
+) -> tuple[str, GenerationReport]:
+    if not claims.shared:
+        active = list_runs(store, study_id=study_id, active_only=True)
+        busy = [r for r in active if r.variant == variant.name]
+        if busy:
+            raise ConfigError(
+                f"Variant {variant.name!r} is already being generated for this study by run "
+                f"{busy[0].run_id} (started from the {busy[0].origin}).",
+                "Wait for it to finish, or stop it first (Generate page, or swapcheck runs stop).",
+            )
     run_id = create_run(
         store,
         study_id=study_id,
@@ -130,7 +181,7 @@ def run_variant(
         budget=settings.budget,
     )
     journal = AnswerJournal(journal_dir(store.path), run_id)
-    tracker = RunTracker(store, run_id, journal)
+    tracker = RunTracker(store, run_id, journal, variant, claims)
     tracker.start()
 
     def stop() -> bool:
@@ -147,6 +198,7 @@ def run_variant(
             provider=provider,  # type: ignore[arg-type]
             should_stop=stop,
             on_record=tracker.on_record,
+            claim=tracker.claim if claims.shared else None,
         )
     except BaseException as exc:
         journal.close(remove=False)  # whatever the database missed is replayed next time
@@ -166,10 +218,11 @@ def _outcome(report: GenerationReport, elapsed_s: float) -> tuple[str, str]:
         status = "stopped"
     else:
         status = "done"
-    unstarted = report.total - report.succeeded - report.failed
     parts = [f"{report.succeeded} answered", f"{report.failed} failed"]
-    if unstarted:
-        parts.append(f"{unstarted} not started (run again to continue)")
+    if report.skipped:
+        parts.append(f"{report.skipped} left to another worker")
+    if report.unstarted:
+        parts.append(f"{report.unstarted} not started (run again to continue)")
     parts.append(f"{elapsed_s:.0f} s")
     return status, ", ".join(parts)
 

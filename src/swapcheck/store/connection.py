@@ -36,6 +36,13 @@ def _is_lock_conflict(exc: BaseException) -> bool:
 class Store:
     """Handle to one swapcheck database file, safe to share between threads."""
 
+    dialect = "duckdb"
+
+    @property
+    def location(self) -> str:
+        """What ``--db`` / ``$SWAPCHECK_DB`` takes to open this store again."""
+        return str(self.path)
+
     def __init__(
         self,
         path: str | os.PathLike[str],

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from swapcheck.store.connection import Store
+from swapcheck.store.db_errors import TRANSIENT_ERRORS
 from swapcheck.store.jsonpath import metadata_path
 from swapcheck.store.judgments import READY_PAIRS_SQL
 from swapcheck.store.studies import Study
@@ -122,9 +123,25 @@ def write_scores(store: Store, frame: pd.DataFrame) -> int:
     """
     if frame.empty:
         return 0
-    incoming = frame[[*SCORE_COLUMNS, "value", "label"]].astype(
-        {"version": "int64", "value": "float64", "label": "object"}
+    incoming = (
+        frame[[*SCORE_COLUMNS, "value", "label"]]
+        .astype({"version": "int64", "value": "float64", "label": "object"})
+        .sort_values(list(SCORE_COLUMNS))  # one lock order for concurrent writers
     )
+    for attempt in range(_WRITE_ATTEMPTS):
+        try:
+            _write_scores_once(store, incoming)
+            break
+        except TRANSIENT_ERRORS:  # another worker scored the same answers at the same time
+            if attempt == _WRITE_ATTEMPTS - 1:
+                raise
+    return len(incoming)
+
+
+_WRITE_ATTEMPTS = 5
+
+
+def _write_scores_once(store: Store, incoming: pd.DataFrame) -> None:
     with store.transaction() as cur:
         cur.register("incoming_scores", incoming)
         try:
@@ -138,14 +155,14 @@ def write_scores(store: Store, frame: pd.DataFrame) -> int:
                 "INSERT INTO evaluation_scores "
                 "(prompt_id, variant, against, evaluator, config_hash, version, value, label) "
                 "SELECT prompt_id, variant, against, evaluator, config_hash, version, value, "
-                "label FROM incoming_scores "
+                "label FROM incoming_scores ORDER BY prompt_id, variant, against, evaluator, "
+                "config_hash "
                 "ON CONFLICT (prompt_id, variant, against, evaluator, config_hash) DO UPDATE SET "
                 "version = excluded.version, value = excluded.value, label = excluded.label, "
                 "created_at = now()"
             )
         finally:
             cur.unregister("incoming_scores")
-    return len(incoming)
 
 
 def evaluation_frame(store: Store, study: Study) -> pd.DataFrame:

@@ -12,6 +12,7 @@ import pandas as pd
 from swapcheck.errors import NotFoundError, ReviewError
 from swapcheck.models import canonical_json
 from swapcheck.store.connection import Store, first_row
+from swapcheck.store.db_errors import TRANSIENT_ERRORS
 from swapcheck.store.jsonpath import metadata_path
 from swapcheck.store.studies import Study
 
@@ -48,7 +49,7 @@ def _study_params(study: Study) -> dict[str, str]:
 RESERVATION_TTL_MINUTES = 15
 _CLAIM_ATTEMPTS = 200
 """Rounds of (query candidates, try to reserve); each lost round means another reviewer won."""
-_TRANSIENT = (duckdb.TransactionException, duckdb.ConstraintException)
+_TRANSIENT = TRANSIENT_ERRORS
 LIVE = "undone_at IS NULL AND reviewer_type = 'human'"
 """A judgment that counts for the review queue and human statistics: not undone, by a person."""
 LIVE_J = "j.undone_at IS NULL AND j.reviewer_type = 'human'"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import random
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 
@@ -10,9 +12,13 @@ import pandas as pd
 
 from swapcheck.models import ChatMessages, GenerationJob, ResponseRecord, VariantConfig
 from swapcheck.store.connection import Store, first_row
+from swapcheck.store.db_errors import TRANSIENT_ERRORS
 
 _IDS = "WITH ids AS (SELECT DISTINCT unnest(?::VARCHAR[]) AS prompt_id) "
 """The prompt ids of a query's first parameter, as table ``ids``."""
+
+_WRITE_ATTEMPTS = 5
+"""Tries of one batch write that keeps losing to concurrent writers before giving up."""
 
 _FIELDS = (
     "prompt_id",
@@ -32,22 +38,50 @@ _FIELDS = (
 
 
 def write_responses(store: Store, records: Sequence[ResponseRecord]) -> None:
-    """Upsert finished records. A failure never overwrites a stored success."""
-    if not records:
+    """Upsert finished records, safe for several workers writing at once.
+
+    A stored success for the same request stays (the first answer wins; the same record again
+    is a no-op), a failure never overwrites it, a success replaces a failure, and a record for a
+    different request (the variant or the prompt changed) replaces whatever was stored. Rows are
+    written in key order, so concurrent writers on PostgreSQL cannot deadlock; a transaction
+    that still loses to a concurrent one is retried.
+    """
+    rows = _one_per_key(records)
+    if not rows:
         return
-    frame = pd.DataFrame([asdict(r) for r in records], columns=list(_FIELDS))
+    frame = pd.DataFrame([asdict(r) for r in rows], columns=list(_FIELDS))
     columns = ", ".join(_FIELDS)
     updates = ", ".join(f"{f} = excluded.{f}" for f in _FIELDS[2:])
-    with store.transaction() as cur:
-        cur.register("incoming_responses", frame)
-        cur.execute(
-            f"INSERT INTO responses ({columns}) SELECT {columns} FROM incoming_responses "
-            f"ON CONFLICT (prompt_id, variant) DO UPDATE SET {updates}, "
-            "created_at = now() "
-            "WHERE excluded.error IS NULL OR responses.error IS NOT NULL "
-            "OR responses.request_hash <> excluded.request_hash"
-        )
-        cur.unregister("incoming_responses")
+    statement = (
+        f"INSERT INTO responses ({columns}) SELECT {columns} FROM incoming_responses "
+        "ORDER BY prompt_id, variant "
+        f"ON CONFLICT (prompt_id, variant) DO UPDATE SET {updates}, created_at = now() "
+        "WHERE responses.request_hash IS DISTINCT FROM excluded.request_hash "
+        "OR responses.error IS NOT NULL "
+        "OR (responses.text IS NULL AND excluded.error IS NULL)"
+    )
+    for attempt in range(1, _WRITE_ATTEMPTS + 1):
+        try:
+            with store.transaction() as cur:
+                cur.register("incoming_responses", frame)
+                cur.execute(statement)
+                cur.unregister("incoming_responses")
+            return
+        except TRANSIENT_ERRORS:
+            if attempt == _WRITE_ATTEMPTS:
+                raise
+            time.sleep(random.uniform(0.0, 0.05 * 2**attempt))
+
+
+def _one_per_key(records: Sequence[ResponseRecord]) -> list[ResponseRecord]:
+    """One record per (prompt, variant), in key order: the first success, else the last one."""
+    chosen: dict[tuple[str, str], ResponseRecord] = {}
+    for record in records:
+        key = (record.prompt_id, record.variant)
+        kept = chosen.get(key)
+        if kept is None or not (kept.ok and kept.request_hash == record.request_hash):
+            chosen[key] = record
+    return [chosen[key] for key in sorted(chosen)]
 
 
 def pending_jobs(

@@ -23,6 +23,7 @@ from swapcheck.review_priority import (
     slice_decisions,
 )
 from swapcheck.store.connection import Store, first_row
+from swapcheck.store.db_errors import DATABASE_ERRORS
 from swapcheck.store.jsonpath import metadata_path
 from swapcheck.store.judgments import (
     _CLAIM_ATTEMPTS,
@@ -186,7 +187,7 @@ def _queue_cursor(
         try:
             yield cur, state
         finally:
-            with contextlib.suppress(duckdb.Error):
+            with contextlib.suppress(*DATABASE_ERRORS):
                 cur.unregister("queue_ready")
 
 

@@ -9,7 +9,8 @@ import streamlit as st
 
 from swapcheck.config import resolve_db_path
 from swapcheck.keys import register_key_source
-from swapcheck.store import Store
+from swapcheck.store import Store, open_store
+from swapcheck.store.postgres import PostgresStore
 from swapcheck.store.studies import Study, list_studies
 
 log = logging.getLogger("swapcheck.ui")
@@ -17,8 +18,8 @@ NO_DEMO_ENV = "SWAPCHECK_NO_DEMO"
 
 
 @st.cache_resource(show_spinner="Opening the database (seeding the demo on first start)…")
-def _store_for(path: str, seed_demo: bool) -> Store:
-    store = Store(path, linger=0.5)
+def _store_for(path: str, seed_demo: bool) -> Store | PostgresStore:
+    store = open_store(path, linger=0.5)
     if seed_demo:
         from swapcheck.demo import ensure_demo
 
@@ -36,7 +37,7 @@ def _secret(name: str) -> str | None:
 register_key_source(_secret)
 
 
-def get_store() -> Store:
+def get_store() -> Store | PostgresStore:
     """The process-wide store; each session's queries run on their own cursor of it."""
     seed = os.environ.get(NO_DEMO_ENV, "") in ("", "0", "false")
     return _store_for(str(resolve_db_path()), seed)

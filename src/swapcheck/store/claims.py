@@ -1,0 +1,127 @@
+"""Prompt claims: generation workers sharing one PostgreSQL store split a variant's prompts.
+
+A worker claims a prompt right before it sends the request and lets go once the answer (or the
+failure) is committed. On PostgreSQL a claim is a session advisory lock on one connection the
+run holds for its lifetime, keyed by (schema, variant, prompt): a claim held by another live
+worker is skipped, and a dead worker's claims vanish with its connection, so nothing is ever
+stuck. After taking the lock the worker reads the stored answer again: a prompt another worker
+answered meanwhile (same request hash) is let go and skipped, so no answer is paid for twice.
+
+A DuckDB file has one writing process at a time, so its runs of one variant never overlap
+(``swapcheck.runs`` refuses a second one) and every claim is granted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from typing import Any, Protocol
+
+
+class PromptClaims(Protocol):
+    """What a run needs: claim one prompt, let finished ones go, let everything go."""
+
+    shared: bool
+    """Several runs of one variant may work at once (they split the prompts)."""
+
+    def try_claim(self, prompt_id: str, request_hash: str) -> bool: ...
+
+    def release(self, prompt_ids: list[str]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class SoleWorkerClaims:
+    """Every claim granted: the store admits one run per variant at a time (DuckDB)."""
+
+    shared = False
+
+    def try_claim(self, prompt_id: str, request_hash: str) -> bool:
+        return True
+
+    def release(self, prompt_ids: list[str]) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+def claim_key(namespace: str, variant: str, prompt_id: str) -> int:
+    """A signed 64-bit advisory lock key for one prompt of one variant in one store."""
+    digest = hashlib.blake2b(
+        "\x1f".join((namespace, variant, prompt_id)).encode("utf-8"), digest_size=8
+    ).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+class AdvisoryClaims:
+    """Claims as PostgreSQL session advisory locks on a connection held for the whole run."""
+
+    shared = True
+
+    def __init__(self, store: Any, variant: str) -> None:
+        self.variant = variant
+        self.namespace = f"swapcheck-generation:{store.schema or 'public'}"
+        self._lease = store.cursor()
+        self._raw = self._lease.__enter__().raw  # plain psycopg: this SQL is PostgreSQL's own
+        self._lock = threading.Lock()  # the engine claims from worker threads, the sink releases
+        self._held: dict[str, int] = {}
+        self.granted = self.refused = 0
+
+    def try_claim(self, prompt_id: str, request_hash: str) -> bool:
+        """Claim ``prompt_id`` unless another worker holds it or it already has this answer."""
+        key = claim_key(self.namespace, self.variant, prompt_id)
+        with self._lock:
+            if prompt_id in self._held:
+                return True
+            self._raw.execute("SELECT pg_try_advisory_lock(%s)", [key])
+            if not self._raw.fetchone()[0]:
+                self.refused += 1
+                return False
+            self._raw.execute(
+                "SELECT request_hash, error, text FROM responses "
+                "WHERE prompt_id = %s AND variant = %s",
+                [prompt_id, self.variant],
+            )
+            if _answered(self._raw.fetchone(), request_hash):  # by another worker meanwhile
+                self._raw.execute("SELECT pg_advisory_unlock(%s)", [key])
+                self.refused += 1
+                return False
+            self._held[prompt_id] = key
+            self.granted += 1
+            return True
+
+    def release(self, prompt_ids: list[str]) -> None:
+        """Let go of prompts whose outcome is committed."""
+        with self._lock:
+            for prompt_id in prompt_ids:
+                key = self._held.pop(prompt_id, None)
+                if key is not None:
+                    self._raw.execute("SELECT pg_advisory_unlock(%s)", [key])
+
+    def close(self) -> None:
+        """Let go of every claim and hand the connection back to the pool."""
+        with self._lock:
+            if self._lease is None:
+                return
+            lease, self._lease = self._lease, None
+            self._held.clear()
+            try:
+                self._raw.execute("SELECT pg_advisory_unlock_all()")
+            finally:
+                lease.__exit__(None, None, None)
+
+
+def _answered(stored: tuple | None, request_hash: str) -> bool:
+    """Whether a stored ``(request_hash, error, text)`` row is a success for this request."""
+    if stored is None:
+        return False
+    stored_hash, error, text = stored
+    return stored_hash == request_hash and error is None and text is not None
+
+
+def open_claims(store: Any, variant: str) -> PromptClaims:
+    """Claims for one run of ``variant``: advisory locks on PostgreSQL, none on DuckDB."""
+    if getattr(store, "dialect", "duckdb") == "postgres":
+        return AdvisoryClaims(store, variant)
+    return SoleWorkerClaims()

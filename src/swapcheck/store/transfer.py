@@ -1,0 +1,239 @@
+"""Move a whole store between backends (DuckDB file <-> PostgreSQL), verified by content hashes.
+
+``copy_store`` reads every table of the source as Arrow, writes it into the (migrated, empty)
+destination in one transaction, then compares each table's row count and content hash on both
+sides. ``table_digest`` is backend-independent: rows are reduced to canonical text (JSON text
+as stored, timestamps in ISO form, floats by ``repr``), sorted, and hashed, so the same data
+has the same digest in DuckDB and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import math
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from swapcheck.errors import StoreError
+
+SKIPPED_TABLES = frozenset({"_migrations"})
+
+
+@dataclass(frozen=True)
+class TableCopy:
+    table: str
+    rows: int
+    digest: str
+
+
+def table_names(store: Any) -> list[str]:
+    """The store's tables in creation order of the migrations (``_migrations`` left out)."""
+    with store.cursor() as cur:
+        rows = cur.execute(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
+        ).fetchall()
+    return sorted(r[0] for r in rows if r[0] not in SKIPPED_TABLES)
+
+
+def table_columns(store: Any, table: str) -> list[str]:
+    with store.cursor() as cur:
+        rows = cur.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position",
+            [table],
+        ).fetchall()
+    return [r[0] for r in rows]
+
+
+def read_table(store: Any, table: str, columns: list[str], where: str = "") -> pa.Table:
+    listed = ", ".join(f'"{c}"' for c in columns)
+    query = f'SELECT {listed} FROM "{table}" {where}'
+    with store.cursor() as cur:
+        if getattr(store, "dialect", "duckdb") == "duckdb":
+            return cur.sql(query).to_arrow_table()  # DuckDB: no extra copy of the rows
+        return cur.execute(query).to_arrow_table()
+
+
+def _canonical(value: object) -> str:
+    if value is None:
+        return "\\N"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else repr(value)
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=None).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(_canonical(v) for v in value) + "]"
+    return str(value)
+
+
+def digest_rows(data: pa.Table) -> str:
+    """Order-independent SHA-256 of a table's rows (columns in the given order)."""
+    lines = sorted("\x1f".join(_canonical(v) for v in row.values()) for row in data.to_pylist())
+    h = hashlib.sha256()
+    for line in lines:
+        h.update(line.encode("utf-8", "surrogatepass"))
+        h.update(b"\x1e")
+    return h.hexdigest()
+
+
+def table_digest(store: Any, table: str, columns: list[str]) -> TableCopy:
+    data = read_table(store, table, columns)
+    return TableCopy(table, data.num_rows, digest_rows(data))
+
+
+def store_digests(store: Any) -> dict[str, TableCopy]:
+    """Row count and content hash of every table."""
+    return {t: table_digest(store, t, table_columns(store, t)) for t in table_names(store)}
+
+
+def copy_store(source: Any, destination: Any, *, replace: bool = False) -> list[TableCopy]:
+    """Copy every table of ``source`` into ``destination``; verify counts and hashes.
+
+    The destination must hold no swapcheck data unless ``replace`` (then its rows are
+    deleted first, in the same transaction). Raises ``StoreError`` naming the first table
+    whose count or hash differs after the copy.
+    """
+    tables = table_names(source)
+    missing = sorted(set(tables) - set(table_names(destination)))
+    if missing:
+        raise StoreError(
+            f"The destination store lacks the tables {', '.join(missing)}.",
+            "Open the destination with the same swapcheck version (it migrates on open).",
+        )
+    with destination.cursor() as cur:
+        busy = [t for t in tables if cur.execute(f'SELECT count(*) FROM "{t}"').fetchall()[0][0]]
+    if busy and not replace:
+        raise StoreError(
+            f"The destination already holds data (tables {', '.join(busy)}).",
+            "Copy into an empty store, or pass --replace to overwrite it.",
+        )
+    expected: list[TableCopy] = []
+    with destination.transaction() as cur:
+        for table in tables:
+            columns = [c for c in table_columns(source, table)]
+            wanted = set(table_columns(destination, table))
+            lost = [c for c in columns if c not in wanted]
+            if lost:
+                raise StoreError(
+                    f"Table {table} of the source has columns {lost} the destination lacks.",
+                    "Upgrade swapcheck where the destination is opened, then copy again.",
+                )
+            data = read_table(source, table, columns)
+            expected.append(TableCopy(table, data.num_rows, digest_rows(data)))
+            if replace:
+                cur.execute(f'DELETE FROM "{table}"')
+            if data.num_rows == 0:
+                continue
+            listed = ", ".join(f'"{c}"' for c in columns)
+            cur.register("copied_rows", data)
+            cur.execute(f'INSERT INTO "{table}" ({listed}) SELECT {listed} FROM copied_rows')
+            cur.unregister("copied_rows")
+    for want in expected:
+        got = table_digest(destination, want.table, table_columns(source, want.table))
+        if (got.rows, got.digest) != (want.rows, want.digest):
+            raise StoreError(
+                f"Table {want.table} differs after the copy: {want.rows} rows "
+                f"({want.digest[:12]}) in the source, {got.rows} ({got.digest[:12]}) in the "
+                "destination.",
+                "Report this as a bug; the source is unchanged.",
+            )
+    return expected
+
+
+INGEST_TABLES: dict[str, str] = {
+    "sources": "",
+    "prompts": "",
+    "prompt_sources": "",
+    "quarantine": "",
+    "variants": "",
+    "settings": "",
+    "responses": "WHERE variant IN (SELECT name FROM variants WHERE provider = 'logged')",
+}
+"""What an ingest reads and writes (answers only of answers-only variants), with the filter."""
+_INGEST_LOCK = 0x5C0A_1A6E
+
+
+@contextlib.contextmanager
+def staged_on_duckdb(store: Any, tables: dict[str, str] | None = None) -> Iterator[Any]:
+    """A scratch DuckDB store holding ``tables`` of a PostgreSQL ``store``, merged back after.
+
+    Ingest reads files with DuckDB's own readers, inside the database it writes to. On
+    PostgreSQL it runs against this scratch copy instead; when the block succeeds, the rows it
+    added, changed or removed are applied to PostgreSQL in one transaction (rows compared in
+    full; keyed tables upsert by primary key). An advisory lock keeps two ingests of one store
+    from interleaving. A DuckDB ``store`` is yielded unchanged.
+    """
+    if getattr(store, "dialect", "duckdb") == "duckdb":
+        yield store
+        return
+    from swapcheck.store.connection import Store
+
+    tables = tables or INGEST_TABLES
+    with (
+        store.cursor() as lock_cur,
+        tempfile.TemporaryDirectory(prefix="swapcheck-stage-") as tmp,
+    ):
+        lock_cur.raw.execute("SELECT pg_advisory_lock(%s)", [_INGEST_LOCK])
+        try:
+            scratch = Store(Path(tmp) / "stage.duckdb", linger=30.0)
+            before: dict[str, pa.Table] = {}
+            with scratch.transaction() as cur:
+                for table, where in tables.items():
+                    columns = table_columns(scratch, table)
+                    data = read_table(store, table, columns, where)
+                    before[table] = data
+                    cur.execute(f'DELETE FROM "{table}"')  # a new store seeds nothing, but be sure
+                    if data.num_rows:
+                        _insert_frame(cur, table, columns, data)
+            yield scratch
+            with store.transaction() as cur:
+                for table, where in tables.items():
+                    columns = table_columns(scratch, table)
+                    after = read_table(scratch, table, columns, where)
+                    _apply_difference(store, cur, table, columns, before[table], after)
+            scratch.close()
+        finally:
+            lock_cur.raw.execute("SELECT pg_advisory_unlock(%s)", [_INGEST_LOCK])
+
+
+def _insert_frame(cur: Any, table: str, columns: list[str], data: pa.Table) -> None:
+    listed = ", ".join(f'"{c}"' for c in columns)
+    cur.register("copied_rows", data)
+    cur.execute(f'INSERT INTO "{table}" ({listed}) SELECT {listed} FROM copied_rows')
+    cur.unregister("copied_rows")
+
+
+def _row_keys(data: pa.Table) -> list[str]:
+    return ["\x1f".join(_canonical(v) for v in row.values()) for row in data.to_pylist()]
+
+
+def _apply_difference(
+    store: Any, cur: Any, table: str, columns: list[str], before: pa.Table, after: pa.Table
+) -> None:
+    """Delete the rows of ``before`` missing from ``after``; insert the new rows of ``after``."""
+    old, new = _row_keys(before), _row_keys(after)
+    old_set, new_set = set(old), set(new)
+    removed = [i for i, k in enumerate(old) if k not in new_set]
+    added = [i for i, k in enumerate(new) if k not in old_set]
+    key = store.translator.catalog.table(table).key
+    if removed:
+        gone = before.take(removed)
+        match = key or columns
+        cur.register("removed_rows", gone.select(match))
+        condition = " AND ".join(f'"{table}"."{c}" IS NOT DISTINCT FROM r."{c}"' for c in match)
+        cur.execute(f'DELETE FROM "{table}" USING removed_rows r WHERE {condition}')
+        cur.unregister("removed_rows")
+    if added:
+        _insert_frame(cur, table, columns, after.take(added))
