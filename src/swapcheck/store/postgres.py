@@ -415,6 +415,9 @@ class PgCursor:
             self._registered.add(name)
             if table.num_rows:
                 _copy_in(self.raw, name, table)
+            # Temporary tables are never auto-analysed; without statistics the planner picks
+            # nested loops over them (35 s instead of 0.3 s for the evaluation frame).
+            self.raw.execute(f'ANALYZE "{name}"')
 
     def unregister(self, name: str) -> None:
         self._pending.pop(name, None)
