@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from dataclasses import dataclass
@@ -81,22 +82,72 @@ def _reserve(
     Inside an explicit transaction a write conflict aborts the transaction, so it is raised
     for the caller to retry the whole unit instead of being read as "slot taken".
     """
+    if getattr(cur, "dialect", "duckdb") == "postgres":
+        return _reserve_on_postgres(cur, study, pair_id, slot, reviewer, judged)
     try:
         taken = cur.execute(
-            "INSERT INTO reservations "
-            "(study_id, pair_id, slot, reviewer, reserved_at, expires_at, judged) "
-            f"VALUES (?, ?, ?, ?, now(), now() + INTERVAL {RESERVATION_TTL_MINUTES} MINUTE, ?) "
-            "ON CONFLICT (study_id, pair_id, slot) DO UPDATE SET reviewer = excluded.reviewer, "
-            "reserved_at = excluded.reserved_at, expires_at = excluded.expires_at, "
-            "judged = excluded.judged "
-            "WHERE NOT reservations.judged AND reservations.expires_at <= now() "
-            "RETURNING pair_id",
-            [study.study_id, pair_id, slot, reviewer, judged],
+            _RESERVE_SQL, [study.study_id, pair_id, slot, reviewer, judged]
         ).fetchall()
     except _TRANSIENT:
         if in_transaction:
             raise
         return False  # a concurrent session wrote the same slot
+    return bool(taken)
+
+
+_RESERVE_SQL = (
+    "INSERT INTO reservations "
+    "(study_id, pair_id, slot, reviewer, reserved_at, expires_at, judged) "
+    f"VALUES (?, ?, ?, ?, now(), now() + INTERVAL {RESERVATION_TTL_MINUTES} MINUTE, ?) "
+    "ON CONFLICT (study_id, pair_id, slot) DO UPDATE SET reviewer = excluded.reviewer, "
+    "reserved_at = excluded.reserved_at, expires_at = excluded.expires_at, "
+    "judged = excluded.judged "
+    "WHERE NOT reservations.judged AND reservations.expires_at <= now() "
+    "RETURNING pair_id"
+)
+_LOCK_PAIR_SKIP = "SELECT 1 FROM pairs WHERE study_id = %s AND pair_id = %s FOR UPDATE SKIP LOCKED"
+_LOCK_PAIR_WAIT = "SELECT 1 FROM pairs WHERE study_id = %s AND pair_id = %s FOR UPDATE"
+
+
+def _reserve_on_postgres(
+    cur: duckdb.DuckDBPyConnection,
+    study: Study,
+    pair_id: str,
+    slot: int,
+    reviewer: str,
+    judged: bool,
+) -> bool:
+    """PostgreSQL: lock the pair's row, then take the slot (see :func:`_reserve`).
+
+    Handing out (no transaction open): ``FOR UPDATE SKIP LOCKED``, so a replica never waits for
+    a pair another replica is assigning this instant; it moves on to the next pair. Inside a
+    judgment's transaction: ``FOR UPDATE`` (a verdict must not be skipped), which serialises
+    the pair's slot accounting; a conflict is raised for the caller to retry the unit.
+    """
+    own = not cur.in_transaction  # type: ignore[attr-defined]
+    raw = cur.raw  # type: ignore[attr-defined]  # row locks are PostgreSQL's own SQL
+    if not own:
+        raw.execute(_LOCK_PAIR_WAIT, [study.study_id, pair_id])
+        return bool(
+            cur.execute(_RESERVE_SQL, [study.study_id, pair_id, slot, reviewer, judged]).fetchall()
+        )
+    cur.execute("BEGIN")
+    try:
+        raw.execute(_LOCK_PAIR_SKIP, [study.study_id, pair_id])
+        if not raw.fetchall():
+            cur.execute("ROLLBACK")
+            return False  # another session is assigning this pair right now
+        taken = cur.execute(
+            _RESERVE_SQL, [study.study_id, pair_id, slot, reviewer, judged]
+        ).fetchall()
+        cur.execute("COMMIT")
+    except _TRANSIENT:
+        cur.execute("ROLLBACK")
+        return False
+    except BaseException:
+        with contextlib.suppress(Exception):
+            cur.execute("ROLLBACK")
+        raise
     return bool(taken)
 
 

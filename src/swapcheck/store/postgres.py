@@ -305,12 +305,19 @@ def compat_sql() -> str:
 class PgCursor:
     """The DuckDB cursor API the store uses, over one psycopg connection."""
 
+    dialect = "postgres"
+
     def __init__(self, store: PostgresStore, conn: Any) -> None:
         self._store = store
         self._conn = conn
         self.raw = conn.cursor()
         self._registered: set[str] = set()
         self._pending: dict[str, pa.Table] = {}
+
+    @property
+    def in_transaction(self) -> bool:
+        """Inside an explicit BEGIN (psycopg: not idle)."""
+        return bool(self._conn.info.transaction_status != 0)
 
     # -- statements -----------------------------------------------------------------------
     def execute(

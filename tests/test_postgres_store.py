@@ -1,0 +1,143 @@
+"""PostgreSQL-only behaviour: locked pairs are skipped, SQL translation rules, store copy CLI."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from swapcheck.cli import main
+from swapcheck.review import next_item, submit_judgment
+from swapcheck.store import Store
+from swapcheck.store.judgments import ready_pair_ids
+from swapcheck.store.postgres import PostgresStore, _split_schema, redacted_url
+from swapcheck.store.sql_postgres import Catalog, TableInfo, Translator
+from swapcheck.store.transfer import store_digests
+from tests.helpers import simulated_study
+
+
+@pytest.fixture
+def pg(pg_url: str, tmp_path: Path) -> PostgresStore:
+    store = PostgresStore(pg_url, linger=0, local_dir=tmp_path)
+    yield store
+    store.close()
+
+
+def test_a_pair_being_assigned_elsewhere_is_skipped_not_waited_for(
+    pg: PostgresStore, tmp_path: Path
+) -> None:
+    """Another replica holds the first pair's row lock: the queue hands out the next pair at
+    once (FOR UPDATE SKIP LOCKED), and the first pair again once the lock is gone."""
+    study = simulated_study(pg, tmp_path, n=6, overlap=1)
+    first, second = ready_pair_ids(pg, study)[:2]
+    conninfo, schema = _split_schema(pg.url)
+    with psycopg.connect(conninfo, autocommit=True) as other:
+        other.execute(f'SET search_path TO "{schema}"')
+        other.execute("BEGIN")
+        other.execute("SELECT 1 FROM pairs WHERE pair_id = %s FOR UPDATE", [first])
+        served: list[str | None] = []
+        worker = threading.Thread(
+            target=lambda: served.append(getattr(next_item(pg, study, "ana"), "pair_id", None))
+        )
+        worker.start()
+        worker.join(timeout=20)  # lock_timeout is 30 s: finishing here means it did not wait
+        assert not worker.is_alive()
+        other.execute("ROLLBACK")
+    assert served != [first] and served[0] is not None
+    assert next_item(pg, study, "ben").pair_id == first
+    assert second in ready_pair_ids(pg, study)
+
+
+def test_the_last_slot_goes_to_exactly_one_of_many_racing_reviewers(
+    pg: PostgresStore, tmp_path: Path
+) -> None:
+    study = simulated_study(pg, tmp_path, n=1, overlap=1)
+    barrier = threading.Barrier(8)
+    got: list[str] = []
+
+    def race(name: str) -> None:
+        barrier.wait()
+        item = next_item(pg, study, name)
+        if item is not None:
+            got.append(name)
+            submit_judgment(pg, study, reviewer=name, pair_id=item.pair_id, pick="left")
+
+    threads = [threading.Thread(target=race, args=(f"r{i}",)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(got) == 1
+    with pg.cursor() as cur:
+        assert cur.execute("SELECT count(*) FROM judgments").fetchall() == [(1,)]
+
+
+def _translator(key: list[str], types: dict[str, str]) -> Translator:
+    return Translator(Catalog(lambda _table: TableInfo(key, list(types), types)))
+
+
+def test_translation_rules_by_hand() -> None:
+    t = _translator(["a"], {"a": "text", "b": "json", "c": "double precision"})
+    assert t.translate("INSERT OR REPLACE INTO t (a, b) VALUES (?, ?)", True) == [
+        "INSERT INTO t (a, b) VALUES (%s, %s) ON CONFLICT(a) DO UPDATE SET b = excluded.b"
+    ]
+    assert t.translate("INSERT OR IGNORE INTO t SELECT * FROM x", False) == [
+        "INSERT INTO t SELECT * FROM x ON CONFLICT DO NOTHING"
+    ]
+    assert t.translate("INSERT INTO t (a, b) SELECT x, y FROM f", False) == [
+        "INSERT INTO t (a, b) SELECT CAST(x AS TEXT), CAST(y AS JSON) FROM f"
+    ]
+    assert t.translate("SELECT a, count(*) FROM t GROUP BY ALL", False) == [
+        "SELECT a, COUNT(*) FROM t GROUP BY 1"
+    ]
+    assert t.translate("CREATE OR REPLACE TEMP TABLE k AS SELECT 1", False) == [
+        "DROP TABLE IF EXISTS k",
+        "CREATE TEMPORARY TABLE k AS SELECT 1",
+    ]
+    assert t.translate("SELECT * FROM t WHERE ? IS NULL OR a LIKE '%x'", True) == [
+        "SELECT * FROM t WHERE CAST(%s AS TEXT) IS NULL OR a LIKE '%%x'"
+    ]
+    assert t.translate("SELECT json_extract_string(m, $p) FROM t", True) == [
+        "SELECT JSON_EXTRACT_STRING(m, %(p)s) FROM t"
+    ]
+    assert t.translate("SET memory_limit = '1GB'", False) == []
+    (sub,) = t.translate("SELECT x FROM (SELECT 1 AS x) ORDER BY x", False)
+    assert sub.startswith("SELECT x FROM (SELECT 1 AS x) AS _sub")
+
+
+def test_json_paths_and_log_behave_as_in_duckdb(pg: PostgresStore, tmp_path: Path) -> None:
+    duck = Store(tmp_path / "d.duckdb", linger=0)
+    sql = (
+        "SELECT json_extract_string(?, '$.\"odd key\"'), json_extract_string(?, ?), "
+        "round(log2(8), 9), round(log(100), 9)"
+    )
+    doc = '{"odd key": "x", "n": {"k": 3}}'
+    params = [doc, doc, "$.n.k"]  # the store extracts scalars (slice values) only
+    with duck.cursor() as d, pg.cursor() as p:
+        assert p.execute(sql, params).fetchall() == d.execute(sql, params).fetchall()
+    duck.close()
+
+
+def test_store_copy_cli_round_trips_the_demo_with_identical_hashes(
+    demo_db: Path, pg_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    back = tmp_path / "back.duckdb"
+    assert main(["store", "copy", "--from", str(demo_db), "--to", pg_url]) == 0
+    assert main(["store", "copy", "--from", pg_url, "--to", str(back), "--json"]) == 0
+    assert main(["store", "copy", "--from", str(demo_db), "--to", pg_url]) == 1
+    err = capsys.readouterr().err
+    assert "already holds data" in err and "--replace" in err
+    source, copy = Store(demo_db, linger=0), Store(back, linger=0)
+    assert store_digests(copy) == store_digests(source)
+    source.close()
+    copy.close()
+
+
+def test_passwords_never_appear_in_what_is_shown() -> None:
+    url = "postgresql://ana:s3cret@db.example.invalid:5432/review?schema=q4"
+    assert "s3cret" not in redacted_url(url)
+    assert _split_schema(url)[1] == "q4"
+    with pytest.raises(Exception, match="plain identifier"):
+        _split_schema("postgresql://db.example.invalid/x?schema=a;drop")
