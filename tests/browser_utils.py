@@ -56,7 +56,7 @@ def free_port() -> int:
 class StreamlitApp:
     """``streamlit run app.py`` on a free loopback port, output in a log file."""
 
-    def __init__(self, db: Path, log_path: Path) -> None:
+    def __init__(self, db: Path | str, log_path: Path) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path

@@ -48,8 +48,8 @@ WAIT_MS = 180_000
 
 @pytest.fixture
 def pg_study(pg_url: str, tmp_path: Path) -> tuple[str, Study, list[str]]:
-    """The study on PostgreSQL (built fresh in DuckDB, no judgments, copied over) and its
-    ready pairs (listed on the DuckDB seed, whose content the copy verified as identical)."""
+    """The study on PostgreSQL (built fresh in DuckDB, no judgments, copied over with
+    ``swapcheck store copy``'s verified copy) and its ready pairs (the same on both)."""
     require_browser()  # skip before spending seconds on the seed
     seed = Store(tmp_path / "seed.duckdb", linger=0)
     try:
@@ -60,6 +60,7 @@ def pg_study(pg_url: str, tmp_path: Path) -> tuple[str, Study, list[str]]:
         try:
             copy_store(seed, pg)
             assert list_studies(pg) == [study]
+            assert ready_pair_ids(pg, study) == ready  # the queue's view on PostgreSQL
         finally:
             pg.close()
     finally:
@@ -73,7 +74,7 @@ def replicas(db_url: str, tmp_path: Path) -> Iterator[list[StreamlitApp]]:
     with ExitStack() as stack:
         apps: list[StreamlitApp] = []
         for n in range(SERVERS):
-            app = StreamlitApp(db_url, tmp_path / f"streamlit-{n}.log")  # type: ignore[arg-type]
+            app = StreamlitApp(db_url, tmp_path / f"streamlit-{n}.log")
             apps.append(app)
             stack.callback(_stop_and_show, app, n)
         for app in apps:

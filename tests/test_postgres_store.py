@@ -141,3 +141,20 @@ def test_passwords_never_appear_in_what_is_shown() -> None:
     assert _split_schema(url)[1] == "q4"
     with pytest.raises(Exception, match="plain identifier"):
         _split_schema("postgresql://db.example.invalid/x?schema=a;drop")
+
+
+def test_store_copy_cli_moves_one_study(
+    demo_db: Path, pg_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    name = "Demo: support assistant upgrade"
+    args = ["store", "copy", "--from", str(demo_db), "--to", pg_url, "--study", name]
+    assert main([*args, "--replace"]) == 1
+    assert "does not go with --study" in capsys.readouterr().err
+    assert main([*args, "--json"]) == 0
+    rows = {r["table"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["studies"] == {**rows["studies"], "rows": 1, "added": 1}
+    assert rows["judgments"]["rows"] == rows["judgments"]["added"] > 0
+    assert main(args) == 1
+    assert "already holds a study" in capsys.readouterr().err

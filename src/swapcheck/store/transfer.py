@@ -241,3 +241,159 @@ def _apply_difference(
         cur.unregister("removed_rows")
     if added:
         _insert_frame(cur, table, columns, after.take(added))
+
+
+_STUDY_PROMPTS = "(SELECT prompt_id FROM pairs WHERE study_id = $study)"
+_STUDY_VARIANTS = (
+    "(SELECT baseline_variant FROM studies WHERE study_id = $study "
+    "UNION SELECT candidate_variant FROM studies WHERE study_id = $study "
+    "UNION SELECT judge_variant FROM judge_calls WHERE study_id = $study "
+    "UNION SELECT variant FROM generation_runs WHERE study_id = $study)"
+)
+_STUDY_SOURCES = f"(SELECT source_id FROM prompt_sources WHERE prompt_id IN {_STUDY_PROMPTS})"
+_STUDY_RUNS = "(SELECT run_id FROM generation_runs WHERE study_id = $study)"
+STUDY_ROWS: dict[str, str] = {
+    "studies": "study_id = $study",
+    "pairs": "study_id = $study",
+    "judgments": "study_id = $study",
+    "reservations": "study_id = $study",
+    "skips": "study_id = $study",
+    "gold_items": "study_id = $study",
+    "judge_calls": "study_id = $study",
+    "generation_runs": "study_id = $study",
+    "prompts": f"prompt_id IN {_STUDY_PROMPTS}",
+    "prompt_sources": f"prompt_id IN {_STUDY_PROMPTS}",
+    "sources": f"source_id IN {_STUDY_SOURCES}",
+    "quarantine": f"source_id IN {_STUDY_SOURCES}",
+    "variants": f"name IN {_STUDY_VARIANTS}",
+    "responses": f"prompt_id IN {_STUDY_PROMPTS} AND variant IN {_STUDY_VARIANTS}",
+    "evaluation_scores": f"prompt_id IN {_STUDY_PROMPTS} AND variant IN {_STUDY_VARIANTS}",
+    "provider_batches": f"run_id IN {_STUDY_RUNS}",
+    "provider_batch_items": (
+        f"batch_id IN (SELECT batch_id FROM provider_batches WHERE run_id IN {_STUDY_RUNS})"
+    ),
+    "settings": "key IN ($k_evaluators, $k_judge, $k_priority) OR starts_with(key, $k_imports)",
+}
+"""Which rows of each table belong to one study (its prompts, sources, answers of its variants,
+evaluator scores, runs, settings). Every table must be listed: a new one fails loudly."""
+
+
+BOOKKEEPING_COLUMNS = frozenset({"created_at", "updated_at", "ingested_at"})
+"""When a row the study needs already exists in the destination (the ``logged`` variant, a
+source both stores ingested), it counts as the same row if only these differ."""
+
+
+@dataclass(frozen=True)
+class StudyTableCopy:
+    table: str
+    rows: int
+    added: int
+    digest: str
+
+
+def _study_params(study_id: str) -> dict[str, str]:
+    key = study_id.lower()
+    return {
+        "study": study_id,
+        "k_evaluators": f"evaluators.{key}",
+        "k_judge": f"judge.{key}",
+        "k_priority": f"review_priority.{key}",
+        "k_imports": f"judgment_import.{key}.",
+    }
+
+
+def primary_key(cur: Any, table: str) -> list[str]:
+    rows = cur.execute(
+        "SELECT kcu.column_name FROM information_schema.table_constraints tc "
+        "JOIN information_schema.key_column_usage kcu "
+        "ON kcu.constraint_name = tc.constraint_name AND kcu.table_name = tc.table_name "
+        "AND kcu.table_schema = tc.table_schema "
+        "WHERE tc.constraint_type = 'PRIMARY KEY' AND tc.table_name = ? "
+        "AND tc.table_schema = current_schema() ORDER BY kcu.ordinal_position",
+        [table],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def _study_rows(cur: Any, table: str, columns: list[str], params: dict[str, str]) -> pa.Table:
+    listed = ", ".join(f'"{c}"' for c in columns)
+    where = STUDY_ROWS[table]
+    used = {k: v for k, v in params.items() if f"${k}" in where}
+    query = f'SELECT {listed} FROM "{table}" WHERE {where}'
+    if getattr(cur, "dialect", "duckdb") == "duckdb":
+        return cur.sql(query, params=used).to_arrow_table()  # DuckDB: no extra copy
+    return cur.execute(query, used).to_arrow_table()
+
+
+def copy_study(source: Any, destination: Any, study_name: str) -> list[StudyTableCopy]:
+    """Copy one study and everything it refers to into ``destination``; verify, or change
+    nothing.
+
+    Rows the destination already holds identically (a shared prompt, source or variant) are
+    kept; a row that exists there under the same key with other content (e.g. a variant of the
+    same name with other settings) stops the copy, naming the table. Afterwards every copied
+    row must be found verbatim in the destination (checked inside the transaction).
+    """
+    from swapcheck.store.studies import get_study
+
+    study = get_study(source, study_name)
+    with destination.cursor() as cur:
+        taken = cur.execute(
+            "SELECT name FROM studies WHERE study_id = ? OR name = ?",
+            [study.study_id, study.name],
+        ).fetchall()
+    if taken:
+        raise StoreError(
+            f"The destination already holds a study named {taken[0][0]!r} (or with its id).",
+            "Rename one of them, or copy the whole store with --replace.",
+        )
+    tables = table_names(source)
+    unlisted = sorted(set(tables) - set(STUDY_ROWS))
+    if unlisted:
+        raise StoreError(
+            f"swapcheck does not know which rows of {', '.join(unlisted)} belong to a study.",
+            "Copy the whole store instead (without --study), and report this.",
+        )
+    params = _study_params(study.study_id)
+    wanted: dict[str, tuple[list[str], pa.Table]] = {}
+    with source.cursor() as cur:
+        for table in tables:
+            columns = table_columns(source, table)
+            wanted[table] = (columns, _study_rows(cur, table, columns, params))
+    copied: list[StudyTableCopy] = []
+    with destination.transaction() as cur:
+        # The filters follow pairs and studies, so count before and check after all inserts.
+        before = {t: _study_rows(cur, t, c, params).num_rows for t, (c, _) in wanted.items()}
+        for table, (columns, data) in wanted.items():
+            if data.num_rows:
+                _insert_missing(cur, table, columns, data, primary_key(cur, table))
+        for table, (columns, data) in wanted.items():
+            after = _study_rows(cur, table, columns, params)
+            content = [c for c in columns if c not in BOOKKEEPING_COLUMNS]
+            present = set(_row_keys(after.select(content)))
+            absent = [k for k in _row_keys(data.select(content)) if k not in present]
+            if absent:
+                raise StoreError(
+                    f"{len(absent)} row(s) of {table} exist in the destination under the same "
+                    f"key with other content (e.g. a variant or prompt of the same name that "
+                    "differs); nothing was copied.",
+                    "Make the two agree (or rename the variant) in one store, then copy again.",
+                )
+            added = after.num_rows - before[table]
+            copied.append(StudyTableCopy(table, data.num_rows, added, digest_rows(data)))
+    return copied
+
+
+def _insert_missing(
+    cur: Any, table: str, columns: list[str], data: pa.Table, key: list[str]
+) -> None:
+    """Insert the rows of ``data`` the table lacks (by key, or whole row without one)."""
+    listed = ", ".join(f'"{c}"' for c in columns)
+    match = key or columns
+    same = " AND ".join(f'x."{c}" IS NOT DISTINCT FROM r."{c}"' for c in match)
+    cur.register("copied_rows", data)
+    cur.execute(
+        f'INSERT INTO "{table}" ({listed}) SELECT {listed} FROM copied_rows r '
+        f'WHERE NOT EXISTS (SELECT 1 FROM "{table}" x WHERE {same})'
+    )
+    cur.unregister("copied_rows")
