@@ -9,7 +9,11 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "swapcheck"
 TEST_ONLY = ("scipy", "statsmodels", "hypothesis", "pytest", "playwright")
-OPTIONAL = ("wordllama",)  # the `embeddings` extra: imported lazily, only when used
+OPTIONAL = ("wordllama", "psycopg", "psycopg_pool", "sqlglot")
+"""Extras (`embeddings`, `postgres`): imported lazily, only when used."""
+NEEDS_EXTRA = ("swapcheck.store.sql_postgres",)
+"""The one module that is the `postgres` extra's SQL translation; imported only by a
+PostgresStore."""
 
 _BLOCKER = f"""
 import importlib.abc, importlib.util, pkgutil, sys
@@ -24,6 +28,8 @@ sys.meta_path.insert(0, Block())
 import swapcheck
 failed = []
 for info in pkgutil.walk_packages(swapcheck.__path__, "swapcheck."):
+    if info.name in {NEEDS_EXTRA!r}:
+        continue
     try:
         importlib.import_module(info.name)
     except ImportError as exc:

@@ -22,7 +22,7 @@ import re
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pandas as pd
@@ -31,7 +31,9 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from swapcheck.errors import ConfigError, StoreError
-from swapcheck.store.sql_postgres import Catalog, TableInfo, Translator, positional_to_named
+
+if TYPE_CHECKING:
+    from swapcheck.store.sql_postgres import TableInfo
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 DEFAULT_POOL_SIZE = 12
@@ -87,12 +89,15 @@ def redacted_url(url: str) -> str:
 
 
 def _psycopg() -> Any:
+    """psycopg, after checking the whole `postgres` extra (driver, pool, SQL translator)."""
     try:
         import psycopg
+        import psycopg_pool  # noqa: F401
+        import sqlglot  # noqa: F401
     except ImportError as exc:  # pragma: no cover - the extra is part of [test]
         raise ConfigError(
-            "A postgresql:// store needs the PostgreSQL driver, which is not installed.",
-            "pip install 'swapcheck[postgres]'",
+            f"A postgresql:// store needs the `postgres` extra ({exc.name} is not installed).",
+            "pip install 'swapcheck[postgres]' (or -e '.[postgres]' in a checkout)",
         ) from exc
     return psycopg
 
@@ -146,6 +151,8 @@ class PostgresStore:
         self.path = base / f"postgres-{label}-{self.schema or 'public'}"
         self._guard = threading.Lock()
         self._pool: Any = None
+        from swapcheck.store.sql_postgres import Catalog, Translator  # the postgres extra
+
         self.translator = Translator(Catalog(self._table_info))
         if migrate:
             self.migrate()
@@ -280,6 +287,8 @@ class PostgresStore:
                 [table],
             )
             types = dict(raw.fetchall())
+        from swapcheck.store.sql_postgres import TableInfo
+
         return TableInfo(key, list(types), types)
 
 
@@ -447,7 +456,7 @@ def _bind(statement: str, params: Sequence[object] | dict[str, object] | None) -
     if isinstance(params, dict):
         return params
     if "%(1)s" in statement:
-        return positional_to_named(params)
+        return {str(i + 1): value for i, value in enumerate(params)}  # sqlglot's %(1)s
     return list(params)
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import NamedTuple
 
 import sqlglot
@@ -250,8 +250,3 @@ def _group_by_ordinals(group: exp.Group) -> exp.Expression:
     if not positions:
         return None  # type: ignore[return-value]  # only aggregates: one group, no GROUP BY
     return exp.Group(expressions=positions)
-
-
-def positional_to_named(params: Sequence[object]) -> dict[str, object]:
-    """``$1``-style parameters: sqlglot writes them as ``%(1)s``."""
-    return {str(i + 1): value for i, value in enumerate(params)}

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
 from swapcheck.config import resolve_db_path
 from swapcheck.keys import register_key_source
 from swapcheck.store import Store, open_store
-from swapcheck.store.postgres import PostgresStore
 from swapcheck.store.studies import Study, list_studies
+
+if TYPE_CHECKING:
+    from swapcheck.store.postgres import PostgresStore
 
 log = logging.getLogger("swapcheck.ui")
 NO_DEMO_ENV = "SWAPCHECK_NO_DEMO"
