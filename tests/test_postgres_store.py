@@ -158,3 +158,30 @@ def test_store_copy_cli_moves_one_study(
     assert rows["judgments"]["rows"] == rows["judgments"]["added"] > 0
     assert main(args) == 1
     assert "already holds a study" in capsys.readouterr().err
+
+
+def test_a_serialization_failure_is_retried_and_the_judgment_stored_once(
+    pg: PostgresStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL aborts a transaction with SQLSTATE 40001 when a concurrent one got in the
+    way; the whole unit (claim the slot, append the judgment) runs again."""
+    from swapcheck.store import postgres
+
+    study = simulated_study(pg, tmp_path, n=3, overlap=1)
+    item = next_item(pg, study, "ana")
+    failures = []
+    real_execute = postgres.PgCursor.execute
+
+    def flaky(self, sql, params=None):  # type: ignore[no-untyped-def]
+        if sql.startswith("INSERT INTO judgments") and not failures:
+            failures.append(sql)
+            raise psycopg.errors.SerializationFailure("could not serialize access")
+        return real_execute(self, sql, params)
+
+    monkeypatch.setattr(postgres.PgCursor, "execute", flaky)
+    assert submit_judgment(pg, study, reviewer="ana", pair_id=item.pair_id, pick="left")
+    assert len(failures) == 1
+    with pg.cursor() as cur:
+        rows = cur.execute("SELECT reviewer, pair_id FROM judgments").fetchall()
+        slots = cur.execute("SELECT count(*) FROM reservations WHERE judged").fetchall()
+    assert rows == [("ana", item.pair_id)] and slots == [(1,)]
