@@ -519,3 +519,41 @@ def test_identity_leaks_are_masked_or_the_pair_excluded_as_for_reviewers(
     assert all(question_of(r) != 2 for r in server.requests[sent:])
     assert len(server.requests) - sent == 14
     assert 2 not in judge_choices(tmp_store, excluded)
+
+
+def test_overlapping_judge_runs_leave_one_live_verdict_per_pair(
+    tmp_store: Store, tmp_path: Path
+) -> None:
+    """Two runs of one judge write at once (two workers, or two app sessions); each pair ends
+    with exactly one live verdict of that judge, whichever run wrote it."""
+    import threading
+
+    from swapcheck.store.judge import NewJudgeJudgment, judge_reviewer, write_judge_judgments
+    from swapcheck.store.judgments import ready_pair_ids
+
+    study = build_study(tmp_store, tmp_path)
+    pairs = ready_pair_ids(tmp_store, study)
+    reviewer = judge_reviewer("judge-model")
+    barrier = threading.Barrier(4)
+    written: list[dict[str, str]] = []
+
+    def run(choice: str) -> None:
+        verdicts = [NewJudgeJudgment(p, choice, (), f"run {choice}") for p in pairs]
+        barrier.wait()
+        written.append(write_judge_judgments(tmp_store, study, reviewer, verdicts))
+
+    threads = [
+        threading.Thread(target=run, args=(c,)) for c in ("baseline", "candidate", "tie", "tie")
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(p for w in written for p in w) == sorted(pairs)  # each pair written once
+    with tmp_store.cursor() as cur:
+        live = cur.execute(
+            "SELECT pair_id, count(*) FROM judgments WHERE reviewer = ? AND undone_at IS NULL "
+            "GROUP BY pair_id",
+            [reviewer],
+        ).fetchall()
+    assert sorted(live) == sorted((p, 1) for p in pairs)

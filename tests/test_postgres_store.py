@@ -185,3 +185,46 @@ def test_a_serialization_failure_is_retried_and_the_judgment_stored_once(
         rows = cur.execute("SELECT reviewer, pair_id FROM judgments").fetchall()
         slots = cur.execute("SELECT count(*) FROM reservations WHERE judged").fetchall()
     assert rows == [("ana", item.pair_id)] and slots == [(1,)]
+
+
+def test_judge_verdicts_of_another_process_are_waited_for_then_kept(
+    pg: PostgresStore, tmp_path: Path
+) -> None:
+    """Another process is writing this judge's verdicts (holds the advisory lock, its row not
+    committed yet): the writer waits, then sees the committed verdict and adds no second one."""
+    import time
+
+    from swapcheck.store.judge import NewJudgeJudgment, judge_reviewer, write_judge_judgments
+
+    study = simulated_study(pg, tmp_path, n=3, overlap=1)
+    pair = ready_pair_ids(pg, study)[0]
+    reviewer = judge_reviewer("judge-model")
+    conninfo, schema = _split_schema(pg.url)
+    written: list[dict[str, str]] = []
+    with psycopg.connect(conninfo, autocommit=True) as other:
+        other.execute(f'SET search_path TO "{schema}"')
+        other.execute("BEGIN")
+        other.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+            [f"swapcheck-judge:{study.study_id}:{reviewer}"],
+        )
+        other.execute(
+            "INSERT INTO judgments (judgment_id, study_id, pair_id, reviewer, reviewer_type, "
+            "left_role, choice) VALUES ('j_other', %s, %s, %s, 'judge', 'baseline', 'tie')",
+            [study.study_id, pair, reviewer],
+        )
+        verdict = NewJudgeJudgment(pair, "candidate", (), "mine")
+        worker = threading.Thread(
+            target=lambda: written.append(write_judge_judgments(pg, study, reviewer, [verdict]))
+        )
+        worker.start()
+        time.sleep(1.5)  # the writer reaches the lock and waits (it cannot finish before)
+        assert worker.is_alive() and not written
+        other.execute("COMMIT")
+        worker.join(timeout=30)
+    assert written == [{}]
+    with pg.cursor() as cur:
+        live = cur.execute(
+            "SELECT judgment_id FROM judgments WHERE reviewer = ? AND undone_at IS NULL", [reviewer]
+        ).fetchall()
+    assert live == [("j_other",)]

@@ -263,9 +263,11 @@ def _store_judgments(
         if pair_id not in done and tag is not None and tag.group(1) != judge.rubric_hash:
             undo.append(old.judgment_id)
             report.stale_undone += 1
-    write_judge_judgments(store, study, reviewer, new, undo)
-    report.judgments_written = len(new)
-    report.inconsistent_written = sum(INCONSISTENT_TAG in n.reason_tags for n in new)
+    written = write_judge_judgments(store, study, reviewer, new, undo)
+    report.judgments_written = len(written)
+    report.inconsistent_written = sum(
+        INCONSISTENT_TAG in n.reason_tags for n in new if n.pair_id in written
+    )
     report.pairs_judged = len(done)
 
 

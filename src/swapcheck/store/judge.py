@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -271,10 +272,14 @@ def write_judge_judgments(
     reviewer: str,
     new: Sequence[NewJudgeJudgment],
     undo_ids: Iterable[str] = (),
-) -> list[str]:
+) -> dict[str, str]:
     """In one transaction: mark ``undo_ids`` undone, then append ``new`` (no review slot).
 
-    Judgments are append-only: a replaced verdict stays stored with ``undone_at`` set.
+    Judgments are append-only: a replaced verdict stays stored with ``undone_at`` set. Two
+    runs of one judge on one study may overlap (several workers on PostgreSQL, or two app
+    sessions): writers take turns (a process lock, and on PostgreSQL a transaction advisory
+    lock), and a pair that already has a live verdict of this judge not being undone keeps it,
+    so a pair never holds two. Returns {pair id: judgment id} of the judgments appended.
     """
     if not reviewer.startswith(JUDGE_PREFIX):
         raise ValueError(f"judge reviewers are named {JUDGE_PREFIX}<variant>, not {reviewer!r}")
@@ -295,13 +300,27 @@ def write_judge_judgments(
         ]
         for judgment_id, item in zip(ids, new, strict=True)
     ]
-    with store.transaction() as cur:
+    with _VERDICT_WRITERS, store.transaction() as cur:
+        if getattr(cur, "dialect", "duckdb") == "postgres":  # other processes take turns too
+            cur.raw.execute(  # type: ignore[attr-defined]
+                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                [f"swapcheck-judge:{study.study_id}:{reviewer}"],
+            )
         if undo:
             cur.execute(
                 "UPDATE judgments SET undone_at = now() WHERE list_contains($1, judgment_id) "
                 "AND study_id = $2 AND reviewer_type = 'judge' AND undone_at IS NULL",
                 [undo, study.study_id],
             )
+        live = {
+            r[0]
+            for r in cur.execute(
+                "SELECT pair_id FROM judgments WHERE study_id = ? AND reviewer = ? "
+                "AND reviewer_type = 'judge' AND undone_at IS NULL",
+                [study.study_id, reviewer],
+            ).fetchall()
+        }
+        rows = [r for r in rows if r[2] not in live]  # another run wrote it meanwhile
         if rows:
             cur.executemany(
                 "INSERT INTO judgments (judgment_id, study_id, pair_id, reviewer, reviewer_type, "
@@ -309,4 +328,7 @@ def write_judge_judgments(
                 "VALUES (?, ?, ?, ?, 'judge', 'baseline', ?, ?, ?)",
                 rows,
             )
-    return ids
+    return {r[2]: r[0] for r in rows}
+
+
+_VERDICT_WRITERS = threading.Lock()
