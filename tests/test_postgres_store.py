@@ -228,3 +228,19 @@ def test_judge_verdicts_of_another_process_are_waited_for_then_kept(
             "SELECT judgment_id FROM judgments WHERE reviewer = ? AND undone_at IS NULL", [reviewer]
         ).fetchall()
     assert live == [("j_other",)]
+
+
+def test_an_unreachable_server_is_named_with_its_reason_and_no_password(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"postgresql://ana:hunter2@127.0.0.1:{port}/review?schema=q4"
+    assert main(["study", "list", "--db", url]) == 1
+    err = capsys.readouterr().err
+    assert "Cannot connect to the PostgreSQL store" in err and "refused" in err
+    assert "ana:***@127.0.0.1" in err and "hunter2" not in err
+    assert "fix:" in err

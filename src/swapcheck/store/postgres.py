@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 DEFAULT_POOL_SIZE = 12
+PROBE_TIMEOUT_S = 10
 LOCK_WAIT = "30s"
 """A statement waiting longer than this for a row lock fails (and is retried) instead of hanging."""
 NUL_STAND_IN = "\u2400"
@@ -176,6 +177,7 @@ class PostgresStore:
             if self._pool is None:
                 from psycopg_pool import ConnectionPool
 
+                self._probe()
                 pool = ConnectionPool(
                     self.conninfo,
                     min_size=1,
@@ -198,6 +200,20 @@ class PostgresStore:
                     ) from exc
                 self._pool = pool
             return self._pool
+
+    def _probe(self) -> None:
+        """One direct connection first: a wrong URL or a stopped server fails in seconds with
+        the server's own reason, not after the pool's timeout."""
+        psycopg = _psycopg()
+        try:
+            psycopg.connect(self.conninfo, connect_timeout=PROBE_TIMEOUT_S).close()
+        except psycopg.Error as exc:
+            reason = " ".join(str(exc).split())
+            raise StoreError(
+                f"Cannot connect to the PostgreSQL store {self.display}: {reason}",
+                "Check the URL (host, port, database, user) and that the server runs and "
+                "accepts this host; the password goes in the URL or in PGPASSWORD.",
+            ) from exc
 
     @contextlib.contextmanager
     def cursor(self) -> Iterator[PgCursor]:
