@@ -21,7 +21,6 @@ from swapcheck.evaluators import EvalValue, PairInput, ResponseInput, evaluator,
 from swapcheck.store import Store
 from swapcheck.store.evaluations import (
     evaluation_frame,
-    evaluation_summary,
     flagged_answers,
     run_evaluators,
     write_scores,
@@ -300,20 +299,23 @@ def test_evaluation_frame_matches_hand_inserted_scores(tmp_store: Store, study: 
     assert frame.baseline.notna().sum() == 3 and frame.value.notna().sum() == 1
 
 
-def test_summary_and_flagged_answers_read_the_new_table(tmp_store: Store, study: Study) -> None:
+def scored_for_both(frame: pd.DataFrame, evaluator: str) -> pd.DataFrame:
+    """Rows of ``evaluation_frame`` where the instance scored both answers of the pair."""
+    rows = frame[frame.evaluator == evaluator]
+    return rows[rows.baseline.notna() & rows.candidate.notna()]
+
+
+def test_frame_and_flagged_answers_read_the_new_table(tmp_store: Store, study: Study) -> None:
     evaluate_study(tmp_store, study)
-    summary = evaluation_summary(tmp_store, study)
-    length = summary[summary.evaluator == "t_len"].iloc[0]
+    frame = evaluation_frame(tmp_store, study)
+    length = scored_for_both(frame, "t_len")
     truth = answers(tmp_store).pivot(index="prompt_id", columns="variant", values="text").dropna()
-    assert length.n == 8 and length.slice == "overall"
-    assert length.baseline_rate == pytest.approx(truth["base"].str.len().mean())
-    assert length.candidate_rate == pytest.approx(truth["cand"].str.len().mean())
-    assert "t_same" not in set(summary.evaluator)  # pair evaluators are not per answer
-    json_only = summary[summary.evaluator == "t_json_only"].iloc[0]
-    assert json_only.n == 3  # r1, r4 and r7 ask for the json feature
-    by_feature = evaluation_summary(tmp_store, study, "feature")
-    assert set(by_feature.value) == {"chat", "json", "summary"}
-    assert by_feature[by_feature.evaluator == "t_len"].n.sum() == 8
+    assert len(length) == 8
+    assert length.baseline.mean() == pytest.approx(truth["base"].str.len().mean())
+    assert length.candidate.mean() == pytest.approx(truth["cand"].str.len().mean())
+    assert scored_for_both(frame, "t_same").empty  # a pair evaluator has one value, no sides
+    assert len(scored_for_both(frame, "t_json_only")) == 3  # r1, r4, r7 ask for json
+    assert set(length.feature) == {"chat", "json", "summary"}
     flagged = flagged_answers(tmp_store, study, "t_len")  # every length is above 0
     assert len(flagged) == 17 and set(flagged.role) == {"baseline", "candidate"}
 
@@ -421,13 +423,9 @@ def test_built_in_evaluators_run_after_generation_and_on_the_study(
     report = evaluate_study(tmp_store, study)
     assert report.failed == 0, report.summary()
     assert report.stored == 9 * len(per_pair)  # only the pairs were missing
-    summary = evaluation_summary(tmp_store, study)
-    refusal = summary[summary.evaluator == "refusal"].iloc[0]
-    assert refusal.n == 9 and refusal.slice == "overall"
-    by_feature = evaluation_summary(tmp_store, study, "feature")
-    assert set(by_feature.value) == {"chat", "json", "summary"}
-    assert by_feature[by_feature.evaluator == "refusal"].n.sum() == 9
     frame = evaluation_frame(tmp_store, study)
+    refusal = scored_for_both(frame, "refusal")
+    assert len(refusal) == 9 and set(refusal.feature) == {"chat", "json", "summary"}
     assert len(frame) == 9 * (len(per_answer) + len(per_pair))
     lengths = frame[frame.evaluator == "length_chars"]
     texts = answers(tmp_store).pivot(index="prompt_id", columns="variant", values="text")

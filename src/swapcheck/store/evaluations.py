@@ -215,54 +215,6 @@ def evaluation_frame(store: Store, study: Study) -> pd.DataFrame:
     return frame.rename(columns={f"slice_{i}": c for i, c in enumerate(study.slice_columns)})
 
 
-def evaluation_summary(store: Store, study: Study, by: str | None = None) -> pd.DataFrame:
-    """Per response evaluator instance (and slice value): baseline vs candidate mean score.
-
-    Only prompts scored (and applicable) for both variants count, so the two rates are over
-    the same prompts. Columns: ``slice, value, evaluator, n, baseline_rate, candidate_rate,
-    difference``.
-    """
-    from swapcheck.evaluation_config import study_instances
-
-    instances = _instances_frame(
-        [i for i in study_instances(store, study) if i.spec.scope == "response"]
-    )
-    group = "json_extract_string(q.metadata, $path)" if by else "'all'"
-    params: dict[str, object] = {
-        "study_id": study.study_id,
-        "baseline": study.baseline_variant,
-        "candidate": study.candidate_variant,
-    }
-    if by:
-        params["path"] = metadata_path(by)
-    with store.cursor() as cur:
-        cur.register("summary_instances", instances)
-        try:
-            frame = cur.execute(
-                f"""
-                SELECT coalesce({group}, '(missing)') AS value, b.evaluator,
-                       count(*) AS n, avg(b.value) AS baseline_rate,
-                       avg(c.value) AS candidate_rate,
-                       avg(c.value) - avg(b.value) AS difference
-                FROM pairs p JOIN prompts q USING (prompt_id)
-                CROSS JOIN summary_instances i
-                JOIN evaluation_scores b ON b.prompt_id = p.prompt_id AND b.variant = $baseline
-                     AND b.against = '' AND b.evaluator = i.evaluator
-                     AND b.config_hash = i.config_hash AND b.version = i.version
-                JOIN evaluation_scores c ON c.prompt_id = p.prompt_id
-                     AND c.variant = $candidate AND c.against = '' AND c.evaluator = i.evaluator
-                     AND c.config_hash = i.config_hash AND c.version = i.version
-                WHERE p.study_id = $study_id AND b.value IS NOT NULL AND c.value IS NOT NULL
-                GROUP BY ALL ORDER BY b.evaluator, difference DESC
-                """,
-                params,
-            ).df()
-        finally:
-            cur.unregister("summary_instances")
-    frame.insert(0, "slice", by or "overall")
-    return frame
-
-
 def flagged_answers(store: Store, study: Study, evaluator: str) -> pd.DataFrame:
     """The study's answers that the default instance ``evaluator`` scored above 0: ``pair_id,
     prompt_id, role, variant, leaks, label``, in the study's pair order (baseline first)."""
