@@ -11,7 +11,7 @@ import pandas as pd
 
 from swapcheck.stats import CHOICE_SCORE, CHOICE_VALUES, MISSING, ROLE_VALUES
 from swapcheck.stats_agreement import cohens_kappa, majority_vote
-from swapcheck.stats_drift import t_quantile
+from swapcheck.stats_special import t_quantile
 
 """A verdict as a candidate score: a win 1, a loss 0, a tie or both bad half (as win rates)."""
 INCONSISTENT_TAG = "judge_inconsistent"
