@@ -6,6 +6,7 @@ import threading
 from pathlib import Path
 
 import psycopg
+import pyarrow as pa
 import pytest
 
 from swapcheck.cli import main
@@ -244,3 +245,34 @@ def test_an_unreachable_server_is_named_with_its_reason_and_no_password(
     assert "Cannot connect to the PostgreSQL store" in err and "refused" in err
     assert "ana:***@127.0.0.1" in err and "hunter2" not in err
     assert "fix:" in err
+
+
+def test_bulk_reads_through_copy_keep_every_value_and_type(pg: PostgresStore) -> None:
+    """Frames come through COPY … TO STDOUT parsed by Arrow; they must equal the row-by-row
+    read exactly: NULL vs '', quotes, commas, newlines, unicode, booleans, ints, shortest
+    floats, numerics, timestamps with and without fractions, JSON text."""
+    with pg.cursor() as cur:
+        cur.execute(
+            "CREATE TABLE odd (t VARCHAR, b BOOLEAN, i INTEGER, g BIGINT, f DOUBLE, "
+            "n DECIMAL(10, 4), ts TIMESTAMP, j JSON)"
+        )
+        cur.executemany(
+            "INSERT INTO odd VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                ['a,"b"\nc', True, 1, 2**40, 0.1, 1.5, "2026-11-26 06:21:11.123456", '{"k": 1}'],
+                ["", False, -3, 0, 1e-300, 0, "2026-11-26 06:21:11", "[]"],
+                [None, None, None, None, None, None, None, None],
+                ["日本語 ✓ \\N", True, 0, -1, -2.5, -0.0001, "1999-01-01 00:00:00.5", "null"],
+            ],
+        )
+        query = "SELECT *, t IS NULL AS t_null FROM odd WHERE i IS NULL OR i > ? ORDER BY i"
+        fast = cur.execute(query, [-10]).to_arrow_table()
+        rows = cur.execute(query, [-10]).fetchall()
+        empty = cur.execute("SELECT * FROM odd WHERE false").df()
+    assert fast.num_rows == 4 and [tuple(r.values()) for r in fast.to_pylist()] == [
+        tuple(float(v) if i == 5 and v is not None else v for i, v in enumerate(row))
+        for row in rows
+    ]
+    assert fast.schema.field("ts").type == pa.timestamp("us")
+    assert fast.schema.field("b").type == pa.bool_() and fast.column("t")[0].as_py() == ""
+    assert list(empty.columns) == ["t", "b", "i", "g", "f", "n", "ts", "j"] and empty.empty

@@ -337,7 +337,9 @@ class PgCursor:
         self._conn = conn
         self.raw = conn.cursor()
         self._registered: set[str] = set()
-        self._pending: dict[str, pa.Table] = {}
+        self._frames: dict[str, pa.Table] = {}
+        self._deferred: tuple[str, Any] | None = None
+        self._empty = False
 
     @property
     def in_transaction(self) -> bool:
@@ -348,13 +350,19 @@ class PgCursor:
     def execute(
         self, sql: str, params: Sequence[object] | dict[str, object] | None = None
     ) -> PgCursor:
-        statements = self._store.translator.translate(sql, params is not None)
+        translator = self._store.translator
+        statements = translator.translate(sql, params is not None)
+        self._deferred = None
         if not statements:
             self._empty = True
             return self
         self._empty = False
         self._materialise(sql)
         bound = _bind(statements[-1], params)
+        if len(statements) == 1 and translator.is_query(sql):
+            # A read runs when its result is asked for: through COPY if as a frame.
+            self._deferred = (statements[0], bound)
+            return self
         try:
             for statement in statements[:-1]:
                 self.raw.execute(statement)
@@ -386,7 +394,18 @@ class PgCursor:
         return self
 
     # -- results --------------------------------------------------------------------------
+    def _run_pending(self) -> None:
+        pending, self._deferred = self._deferred, None
+        if pending is None:
+            return
+        statement, bound = pending
+        try:
+            self.raw.execute(statement, bound)
+        except Exception as exc:
+            raise _with_statement(exc, statement) from None
+
     def fetchall(self) -> list[tuple]:
+        self._run_pending()
         if getattr(self, "_empty", False):
             return []
         if self.raw.description is None:
@@ -399,9 +418,24 @@ class PgCursor:
 
     @property
     def description(self) -> Any:
+        self._run_pending()
         return self.raw.description
 
     def to_arrow_table(self) -> pa.Table:
+        """The result as Arrow: a pending read in bulk through ``COPY ... TO STDOUT`` (CSV
+        parsed by Arrow, types from the result's OIDs), else row by row."""
+        pending = self._deferred
+        if pending is not None:
+            statement, bound = pending
+            try:
+                table = _copy_out(self.raw, self._conn, statement, bound)
+            except Exception as exc:
+                self._deferred = None
+                raise _with_statement(exc, statement) from None
+            if table is not None:
+                self._deferred = None
+                return table
+        self._run_pending()
         description = self.raw.description
         if description is None:
             return pa.table({})
@@ -419,9 +453,9 @@ class PgCursor:
 
     def df(self) -> pd.DataFrame:
         frame = self.to_arrow_table().to_pandas()
-        if frame.empty:  # as DuckDB: an empty result's text columns are plain objects
-            frame = frame.astype({c: object for c in frame.columns if frame[c].dtype == "str"})
-        return frame
+        # As DuckDB: text columns of an empty result, or holding only NULLs, are plain objects.
+        plain = [c for c in frame.columns if frame[c].dtype == "str" and frame[c].isna().all()]
+        return frame.astype(dict.fromkeys(plain, object)) if plain else frame
 
     fetchdf = fetch_df = df
 
@@ -437,11 +471,11 @@ class PgCursor:
         else:
             table = pa.Table.from_pandas(data, preserve_index=False)
         self.unregister(name)
-        self._pending[name] = table
+        self._frames[name] = table
 
     def _materialise(self, sql: str) -> None:
-        for name in [n for n in self._pending if re.search(rf"\b{re.escape(n)}\b", sql)]:
-            table = self._pending.pop(name)
+        for name in [n for n in self._frames if re.search(rf"\b{re.escape(n)}\b", sql)]:
+            table = self._frames.pop(name)
             columns = ", ".join(f'"{f.name}" {_pg_type(f.type)}' for f in table.schema)
             self.raw.execute(f'CREATE TEMPORARY TABLE "{name}" ({columns})')
             self._registered.add(name)
@@ -452,7 +486,7 @@ class PgCursor:
             self.raw.execute(f'ANALYZE "{name}"')
 
     def unregister(self, name: str) -> None:
-        self._pending.pop(name, None)
+        self._frames.pop(name, None)
         if name in self._registered:
             self.raw.execute(f'DROP TABLE IF EXISTS pg_temp."{name}"')
             self._registered.discard(name)
@@ -464,6 +498,52 @@ class PgCursor:
                     self.unregister(name)
         with contextlib.suppress(Exception):
             self.raw.close()
+
+
+def _copy_out(raw: Any, conn: Any, statement: str, bound: Any) -> pa.Table | None:
+    """Run a read with ``COPY (...) TO STDOUT (FORMAT csv)`` and parse it with Arrow; None
+    when a column's type has no exact CSV form here (arrays, ...): the caller reads rows."""
+    import psycopg
+
+    raw.execute(f"SELECT * FROM ({statement}) AS _described LIMIT 0", bound)
+    description = raw.description
+    names = [d.name for d in description]
+    if len(set(names)) != len(names):
+        return None
+    types: dict[str, pa.DataType] = {}
+    stamps: dict[str, pa.DataType] = {}
+    for d in description:
+        kind = _ARROW_OF_OID.get(d.type_code)
+        if kind is None:
+            return None
+        if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
+            stamps[d.name] = kind  # PostgreSQL drops zero fractions: parsed below
+            kind = pa.string()
+        types[d.name] = kind
+    literal = psycopg.ClientCursor(conn).mogrify(statement, bound)
+    with raw.copy(f"COPY ({literal}) TO STDOUT WITH (FORMAT csv)") as copy:
+        data = b"".join(bytes(chunk) for chunk in copy)
+    if not data:
+        return pa.table({n: pa.array([], type=stamps.get(n, types[n])) for n in names})
+    table = pa_csv.read_csv(
+        io.BytesIO(data),
+        read_options=pa_csv.ReadOptions(column_names=names),
+        parse_options=pa_csv.ParseOptions(newlines_in_values=True),
+        convert_options=pa_csv.ConvertOptions(
+            column_types=types,
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,  # NULL is unquoted, '' is ""
+            null_values=[""],
+            true_values=["t"],
+            false_values=["f"],
+        ),
+    )
+    for name, kind in stamps.items():
+        index = names.index(name)
+        text = table.column(index).to_pandas()
+        parsed = pd.to_datetime(text, format="ISO8601", utc=bool(getattr(kind, "tz", None)))
+        table = table.set_column(index, name, pa.array(parsed, type=kind))
+    return table
 
 
 def _bind(statement: str, params: Sequence[object] | dict[str, object] | None) -> Any:

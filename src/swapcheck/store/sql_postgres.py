@@ -73,12 +73,14 @@ class Translator:
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
         self._cache: dict[tuple[str, bool], list[str]] = {}
+        self._queries: dict[str, bool] = {}
         self._lock = threading.Lock()
 
     def forget(self) -> None:
         """Drop cached translations (after a migration changed the tables)."""
         with self._lock:
             self._cache.clear()
+            self._queries.clear()
         self.catalog.forget()
 
     def translate(self, sql: str, with_params: bool) -> list[str]:
@@ -90,6 +92,28 @@ class Translator:
             with self._lock:
                 self._cache[key] = done
         return done
+
+    def is_query(self, sql: str) -> bool:
+        """One statement that only reads (a SELECT or set operation without DML or locks), so
+        it may run later, and through ``COPY (...) TO STDOUT``."""
+        with self._lock:
+            known = self._queries.get(sql)
+        if known is None:
+            trees = [
+                t
+                for t in sqlglot.parse(_PARAM_CAST.sub(r"CAST(\1 AS \2)", sql), read="duckdb")
+                if t
+            ]
+            known = (
+                len(trees) == 1
+                and isinstance(trees[0], exp.Query)
+                and not any(
+                    trees[0].find(kind) for kind in (exp.Insert, exp.Update, exp.Delete, exp.Lock)
+                )
+            )
+            with self._lock:
+                self._queries[sql] = known
+        return known
 
     def _translate(self, sql: str, with_params: bool) -> list[str]:
         out: list[str] = []
