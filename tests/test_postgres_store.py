@@ -17,6 +17,7 @@ from swapcheck.store.postgres import PostgresStore, _split_schema, redacted_url
 from swapcheck.store.sql_postgres import Catalog, TableInfo, Translator
 from swapcheck.store.transfer import store_digests
 from tests.helpers import simulated_study
+from tests.waiting import wait_for
 
 
 @pytest.fixture
@@ -193,8 +194,6 @@ def test_judge_verdicts_of_another_process_are_waited_for_then_kept(
 ) -> None:
     """Another process is writing this judge's verdicts (holds the advisory lock, its row not
     committed yet): the writer waits, then sees the committed verdict and adds no second one."""
-    import time
-
     from swapcheck.store.judge import NewJudgeJudgment, judge_reviewer, write_judge_judgments
 
     study = simulated_study(pg, tmp_path, n=3, overlap=1)
@@ -219,7 +218,14 @@ def test_judge_verdicts_of_another_process_are_waited_for_then_kept(
             target=lambda: written.append(write_judge_judgments(pg, study, reviewer, [verdict]))
         )
         worker.start()
-        time.sleep(1.5)  # the writer reaches the lock and waits (it cannot finish before)
+
+        def writer_waits_on_the_lock() -> bool:
+            waiting = other.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            ).fetchone()
+            return bool(waiting and waiting[0])
+
+        wait_for(writer_waits_on_the_lock, "the verdict writer to queue on the lock", 30)
         assert worker.is_alive() and not written
         other.execute("COMMIT")
         worker.join(timeout=30)
