@@ -11,11 +11,11 @@ import pytest
 from swapcheck.demo_data import demo_records
 from swapcheck.demo_prompts import LOCALE_LANGUAGE
 from swapcheck.errors import ConfigError
+from swapcheck.evaluators._text import is_strict_json
 from swapcheck.simulated_detect import (
     detect_language,
     has_japanese,
     is_medical,
-    is_strict_json,
     looks_like_refusal,
 )
 from swapcheck.simulated_model import QUIRKS, SimulatedAnswer, estimate_tokens, simulate_answer

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from swapcheck.demo_prompts import CODE_SNIPPETS, FEATURES, LOCALE_LANGUAGE, MESSAGES, NAMES
-from swapcheck.simulated_detect import asks_for_json, is_strict_json, looks_like_refusal
+from swapcheck.evaluators._text import is_strict_json
+from swapcheck.simulated_detect import asks_for_json, looks_like_refusal
 from swapcheck.simulated_model import simulate_answer
 
 DEMO_SLICE_COLUMNS: tuple[str, ...] = ("feature", "locale", "tier", "topic")

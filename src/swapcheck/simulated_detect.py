@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 
 LANGUAGES: tuple[str, ...] = ("en", "de", "fr", "es", "pt", "it", "ja")
@@ -268,15 +267,3 @@ _REFUSAL = re.compile(
 def looks_like_refusal(text: str) -> bool:
     """True when an answer declines to help."""
     return bool(_REFUSAL.search(text))
-
-
-def is_strict_json(text: str) -> bool:
-    """True when the whole answer parses as one JSON object or array (no fences, no prose)."""
-    stripped = text.strip()
-    if not stripped or stripped[0] not in "{[":
-        return False
-    try:
-        json.loads(stripped)
-    except ValueError:
-        return False
-    return True

@@ -1,7 +1,9 @@
-"""Text helpers shared by the evaluators: prompt turns, code fences, option checks."""
+"""Text helpers shared by the evaluators (and the simulated model): prompt turns, code fences,
+strict JSON, option checks."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -16,6 +18,18 @@ FENCE_RE = re.compile(
 """A fenced code block (``` or ~~~, up to 3 spaces of indent); an unclosed fence runs to the end."""
 _INLINE_CODE_RE = re.compile(r"`[^`\n]+`")
 _URL_RE = re.compile(r"https?://\S+|www\.\S+")
+
+
+def is_strict_json(text: str) -> bool:
+    """True when the whole answer parses as one JSON object or array (no fences, no prose)."""
+    stripped = text.strip()
+    if not stripped or stripped[0] not in "{[":
+        return False
+    try:
+        json.loads(stripped)
+    except ValueError:
+        return False
+    return True
 
 
 def turns_text(messages: Iterable[Mapping[str, Any]], roles: tuple[str, ...]) -> list[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
@@ -10,7 +9,13 @@ from typing import Any
 
 from swapcheck.errors import ConfigError
 from swapcheck.evaluators import EvalValue, ResponseFn, ResponseInput, evaluator
-from swapcheck.evaluators._text import last_user_text, option, reject_unknown, without_code
+from swapcheck.evaluators._text import (
+    is_strict_json,
+    last_user_text,
+    option,
+    reject_unknown,
+    without_code,
+)
 
 NAME = "language_mismatch"
 MIN_LETTERS = 20
@@ -166,23 +171,12 @@ def letter_weight(text: str) -> int:
     return sum(3 if _CJK_RE.match(ch) else 1 for ch in text if ch.isalpha())
 
 
-def _is_json(text: str) -> bool:
-    stripped = text.strip()
-    if not stripped or stripped[0] not in "[{":
-        return False
-    try:
-        json.loads(stripped)
-    except ValueError:
-        return False
-    return True
-
-
 def language_scores(
     text: str, languages: Sequence[str] | None = None
 ) -> list[tuple[str, float]] | None:
     """(ISO code, probability) for the prose in ``text``, most likely first; None when it is
     too short or a bare JSON object or array (keys and values are not prose)."""
-    if _is_json(text):
+    if is_strict_json(text):
         return None
     prose = without_code(text)
     if letter_weight(prose) < MIN_LETTERS:
