@@ -34,7 +34,7 @@ class TableCopy:
 
 
 def table_names(store: Any) -> list[str]:
-    """The store's tables in creation order of the migrations (``_migrations`` left out)."""
+    """The store's tables by name (``_migrations`` left out)."""
     with store.cursor() as cur:
         rows = cur.execute(
             "SELECT table_name FROM information_schema.tables "
@@ -53,13 +53,20 @@ def table_columns(store: Any, table: str) -> list[str]:
     return [r[0] for r in rows]
 
 
-def read_table(store: Any, table: str, columns: list[str], where: str = "") -> pa.Table:
+def _select_arrow(
+    cur: Any, table: str, columns: list[str], where: str = "", params: Any = None
+) -> pa.Table:
+    """``columns`` of ``table`` (filtered by ``where``) as Arrow, in bulk on either backend."""
     listed = ", ".join(f'"{c}"' for c in columns)
     query = f'SELECT {listed} FROM "{table}" {where}'
+    if getattr(cur, "dialect", "duckdb") == "duckdb":
+        return cur.sql(query, params=params).to_arrow_table()  # no extra copy of the rows
+    return cur.execute(query, params).to_arrow_table()
+
+
+def read_table(store: Any, table: str, columns: list[str], where: str = "") -> pa.Table:
     with store.cursor() as cur:
-        if getattr(store, "dialect", "duckdb") == "duckdb":
-            return cur.sql(query).to_arrow_table()  # DuckDB: no extra copy of the rows
-        return cur.execute(query).to_arrow_table()
+        return _select_arrow(cur, table, columns, where)
 
 
 def _canonical(value: object) -> str:
@@ -78,9 +85,14 @@ def _canonical(value: object) -> str:
     return str(value)
 
 
+def _row_keys(data: pa.Table) -> list[str]:
+    """Each row as one canonical line (the same on both backends)."""
+    return ["\x1f".join(_canonical(v) for v in row.values()) for row in data.to_pylist()]
+
+
 def digest_rows(data: pa.Table) -> str:
     """Order-independent SHA-256 of a table's rows (columns in the given order)."""
-    lines = sorted("\x1f".join(_canonical(v) for v in row.values()) for row in data.to_pylist())
+    lines = sorted(_row_keys(data))
     h = hashlib.sha256()
     for line in lines:
         h.update(line.encode("utf-8", "surrogatepass"))
@@ -122,7 +134,7 @@ def copy_store(source: Any, destination: Any, *, replace: bool = False) -> list[
     expected: list[TableCopy] = []
     with destination.transaction() as cur:
         for table in tables:
-            columns = [c for c in table_columns(source, table)]
+            columns = table_columns(source, table)
             wanted = set(table_columns(destination, table))
             lost = [c for c in columns if c not in wanted]
             if lost:
@@ -134,12 +146,8 @@ def copy_store(source: Any, destination: Any, *, replace: bool = False) -> list[
             expected.append(TableCopy(table, data.num_rows, digest_rows(data)))
             if replace:
                 cur.execute(f'DELETE FROM "{table}"')
-            if data.num_rows == 0:
-                continue
-            listed = ", ".join(f'"{c}"' for c in columns)
-            cur.register("copied_rows", data)
-            cur.execute(f'INSERT INTO "{table}" ({listed}) SELECT {listed} FROM copied_rows')
-            cur.unregister("copied_rows")
+            if data.num_rows:
+                _insert_frame(cur, table, columns, data)
     if getattr(destination, "dialect", "duckdb") == "postgres":
         with destination.cursor() as cur:  # fresh statistics: the planner sees the new rows now
             for table in tables:
@@ -198,7 +206,6 @@ def staged_on_duckdb(store: Any, tables: dict[str, str] | None = None) -> Iterat
                     columns = table_columns(scratch, table)
                     data = read_table(store, table, columns, where)
                     before[table] = data
-                    cur.execute(f'DELETE FROM "{table}"')  # a new store seeds nothing, but be sure
                     if data.num_rows:
                         _insert_frame(cur, table, columns, data)
             yield scratch
@@ -206,7 +213,7 @@ def staged_on_duckdb(store: Any, tables: dict[str, str] | None = None) -> Iterat
                 for table, where in tables.items():
                     columns = table_columns(scratch, table)
                     after = read_table(scratch, table, columns, where)
-                    _apply_difference(store, cur, table, columns, before[table], after)
+                    _apply_difference(cur, table, columns, before[table], after)
             scratch.close()
         finally:
             lock_cur.raw.execute("SELECT pg_advisory_unlock(%s)", [_INGEST_LOCK])
@@ -219,19 +226,15 @@ def _insert_frame(cur: Any, table: str, columns: list[str], data: pa.Table) -> N
     cur.unregister("copied_rows")
 
 
-def _row_keys(data: pa.Table) -> list[str]:
-    return ["\x1f".join(_canonical(v) for v in row.values()) for row in data.to_pylist()]
-
-
 def _apply_difference(
-    store: Any, cur: Any, table: str, columns: list[str], before: pa.Table, after: pa.Table
+    cur: Any, table: str, columns: list[str], before: pa.Table, after: pa.Table
 ) -> None:
     """Delete the rows of ``before`` missing from ``after``; insert the new rows of ``after``."""
     old, new = _row_keys(before), _row_keys(after)
     old_set, new_set = set(old), set(new)
     removed = [i for i, k in enumerate(old) if k not in new_set]
     added = [i for i, k in enumerate(new) if k not in old_set]
-    key = store.translator.catalog.table(table).key
+    key = primary_key(cur, table)
     if removed:
         gone = before.take(removed)
         match = key or columns
@@ -316,13 +319,9 @@ def primary_key(cur: Any, table: str) -> list[str]:
 
 
 def _study_rows(cur: Any, table: str, columns: list[str], params: dict[str, str]) -> pa.Table:
-    listed = ", ".join(f'"{c}"' for c in columns)
     where = STUDY_ROWS[table]
     used = {k: v for k, v in params.items() if f"${k}" in where}
-    query = f'SELECT {listed} FROM "{table}" WHERE {where}'
-    if getattr(cur, "dialect", "duckdb") == "duckdb":
-        return cur.sql(query, params=used).to_arrow_table()  # DuckDB: no extra copy
-    return cur.execute(query, used).to_arrow_table()
+    return _select_arrow(cur, table, columns, f"WHERE {where}", used)
 
 
 def copy_study(source: Any, destination: Any, study_name: str) -> list[StudyTableCopy]:
