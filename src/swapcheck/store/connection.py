@@ -19,6 +19,7 @@ import time
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -173,18 +174,9 @@ class Store:
                 if self._users == 0:
                     self._schedule_close()
 
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+    def transaction(self) -> contextlib.AbstractContextManager[duckdb.DuckDBPyConnection]:
         """A cursor inside BEGIN/COMMIT; rolled back if the block raises."""
-        with self.cursor() as cur:
-            cur.execute("BEGIN TRANSACTION")
-            try:
-                yield cur
-            except BaseException:
-                with contextlib.suppress(duckdb.Error):
-                    cur.execute("ROLLBACK")
-                raise
-            cur.execute("COMMIT")
+        return transaction_on(self)
 
     def close(self) -> None:
         """Release the file now (waits for nothing: call when no cursor is in use)."""
@@ -199,6 +191,23 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+@contextlib.contextmanager
+def transaction_on(store: Any) -> Iterator[Any]:
+    """A cursor of ``store`` (either backend) inside BEGIN/COMMIT; rolled back if the block
+    raises."""
+    from swapcheck.store.db_errors import DATABASE_ERRORS
+
+    with store.cursor() as cur:
+        cur.execute("BEGIN TRANSACTION")
+        try:
+            yield cur
+        except BaseException:
+            with contextlib.suppress(*DATABASE_ERRORS):
+                cur.execute("ROLLBACK")
+            raise
+        cur.execute("COMMIT")
 
 
 def _close_at_exit(ref: weakref.ref[Store]) -> None:

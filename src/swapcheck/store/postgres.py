@@ -241,18 +241,11 @@ class PostgresStore:
             else:
                 lease.__exit__(type(failure), failure, failure.__traceback__)
 
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[PgCursor]:
+    def transaction(self) -> contextlib.AbstractContextManager[PgCursor]:
         """A cursor inside BEGIN/COMMIT; rolled back if the block raises."""
-        with self.cursor() as cur:
-            cur.execute("BEGIN")
-            try:
-                yield cur
-            except BaseException:
-                with contextlib.suppress(Exception):
-                    cur.execute("ROLLBACK")
-                raise
-            cur.execute("COMMIT")
+        from swapcheck.store.connection import transaction_on
+
+        return transaction_on(self)
 
     def close(self) -> None:
         """Close the pool (the next cursor opens a new one)."""
