@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import random
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
 import duckdb
 
 try:
@@ -32,3 +37,20 @@ else:
 """Worth retrying the whole unit of work: a concurrent writer got there first (DuckDB's
 optimistic conflicts; PostgreSQL's serialization failures, deadlocks, lock timeouts and
 unique violations of a concurrent insert)."""
+
+WRITE_ATTEMPTS = 5
+"""Tries of one unit of work that keeps losing to concurrent writers before giving up."""
+T = TypeVar("T")
+
+
+def retry_transient(unit: Callable[[], T], attempts: int = WRITE_ATTEMPTS) -> T:
+    """Run ``unit`` (one whole transaction), again after a short jittered pause when a
+    concurrent writer made it fail (:data:`TRANSIENT_ERRORS`); the last failure is raised."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return unit()
+        except TRANSIENT_ERRORS:
+            if attempt == attempts:
+                raise
+            time.sleep(random.uniform(0.0, min(0.05 * 2**attempt, 1.0)))
+    raise AssertionError("unreachable")  # pragma: no cover

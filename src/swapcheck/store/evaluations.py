@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from swapcheck.store.connection import Store
-from swapcheck.store.db_errors import TRANSIENT_ERRORS
+from swapcheck.store.db_errors import retry_transient
 from swapcheck.store.jsonpath import metadata_path
 from swapcheck.store.judgments import READY_PAIRS_SQL
 from swapcheck.store.studies import Study
@@ -128,17 +128,9 @@ def write_scores(store: Store, frame: pd.DataFrame) -> int:
         .astype({"version": "int64", "value": "float64", "label": "object"})
         .sort_values(list(SCORE_COLUMNS))  # one lock order for concurrent writers
     )
-    for attempt in range(_WRITE_ATTEMPTS):
-        try:
-            _write_scores_once(store, incoming)
-            break
-        except TRANSIENT_ERRORS:  # another worker scored the same answers at the same time
-            if attempt == _WRITE_ATTEMPTS - 1:
-                raise
+    # another worker may score the same answers at the same time
+    retry_transient(lambda: _write_scores_once(store, incoming))
     return len(incoming)
-
-
-_WRITE_ATTEMPTS = 5
 
 
 def _write_scores_once(store: Store, incoming: pd.DataFrame) -> None:

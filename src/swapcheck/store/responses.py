@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import random
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 
@@ -12,13 +10,10 @@ import pandas as pd
 
 from swapcheck.models import ChatMessages, GenerationJob, ResponseRecord, VariantConfig
 from swapcheck.store.connection import Store, first_row
-from swapcheck.store.db_errors import TRANSIENT_ERRORS
+from swapcheck.store.db_errors import retry_transient
 
 _IDS = "WITH ids AS (SELECT DISTINCT unnest(?::VARCHAR[]) AS prompt_id) "
 """The prompt ids of a query's first parameter, as table ``ids``."""
-
-_WRITE_ATTEMPTS = 5
-"""Tries of one batch write that keeps losing to concurrent writers before giving up."""
 
 _FIELDS = (
     "prompt_id",
@@ -60,17 +55,14 @@ def write_responses(store: Store, records: Sequence[ResponseRecord]) -> None:
         "OR responses.error IS NOT NULL "
         "OR (responses.text IS NULL AND excluded.error IS NULL)"
     )
-    for attempt in range(1, _WRITE_ATTEMPTS + 1):
-        try:
-            with store.transaction() as cur:
-                cur.register("incoming_responses", frame)
-                cur.execute(statement)
-                cur.unregister("incoming_responses")
-            return
-        except TRANSIENT_ERRORS:
-            if attempt == _WRITE_ATTEMPTS:
-                raise
-            time.sleep(random.uniform(0.0, 0.05 * 2**attempt))
+
+    def write() -> None:
+        with store.transaction() as cur:
+            cur.register("incoming_responses", frame)
+            cur.execute(statement)
+            cur.unregister("incoming_responses")
+
+    retry_transient(write)
 
 
 def _one_per_key(records: Sequence[ResponseRecord]) -> list[ResponseRecord]:
