@@ -223,20 +223,15 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
-def _where(store: Any) -> str:
-    """The store for messages: the DuckDB file, or the PostgreSQL URL without its password."""
-    return str(getattr(store, "display", None) or store.path)
-
-
 def cmd_demo(args: argparse.Namespace) -> int:
     from swapcheck.demo import is_empty, seed_demo
 
     store = _store(args)
     if not is_empty(store) and not args.force:
-        print(f"{_where(store)} already holds data; pass --force to add the demo anyway.")
+        print(f"{store.display} already holds data; pass --force to add the demo anyway.")
         return 0
     study = seed_demo(store, judge=not args.no_votes)
-    print(f"demo study '{study.name}' ready in {_where(store)}")
+    print(f"demo study '{study.name}' ready in {store.display}")
     return 0
 
 

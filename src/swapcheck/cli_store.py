@@ -38,10 +38,6 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(func=run_digest)
 
 
-def _label(store: Any) -> str:
-    return str(getattr(store, "display", None) or store.path)
-
-
 def run_copy(args: argparse.Namespace) -> int:
     from swapcheck.errors import ConfigError
     from swapcheck.store import open_store
@@ -82,8 +78,8 @@ def run_copy(args: argparse.Namespace) -> int:
     total = sum(r["rows"] for r in rows)
     what = f"study {args.study!r}: " if args.study else ""
     print(
-        f"copied {what}{total} rows in {len(rows)} tables from {_label(source)} to "
-        f"{_label(destination)}; row counts and content hashes verified",
+        f"copied {what}{total} rows in {len(rows)} tables from {source.display} to "
+        f"{destination.display}; row counts and content hashes verified",
         file=sys.stderr,
     )
     return 0

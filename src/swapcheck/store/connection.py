@@ -44,6 +44,11 @@ class Store:
         """What ``--db`` / ``$SWAPCHECK_DB`` takes to open this store again."""
         return str(self.path)
 
+    @property
+    def display(self) -> str:
+        """The store as messages name it."""
+        return str(self.path)
+
     def __init__(
         self,
         path: str | os.PathLike[str],
