@@ -343,8 +343,7 @@ class PgCursor:
     def execute(
         self, sql: str, params: Sequence[object] | dict[str, object] | None = None
     ) -> PgCursor:
-        translator = self._store.translator
-        statements = translator.translate(sql, params is not None)
+        statements, read = self._store.translator.prepare(sql, params is not None)
         self._deferred = None
         if not statements:
             self._empty = True
@@ -352,7 +351,7 @@ class PgCursor:
         self._empty = False
         self._materialise(sql)
         bound = _bind(statements[-1], params)
-        if len(statements) == 1 and translator.is_query(sql):
+        if read:
             # A read runs when its result is asked for: through COPY if as a frame.
             self._deferred = (statements[0], bound)
             return self

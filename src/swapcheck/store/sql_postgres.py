@@ -38,6 +38,13 @@ _PARAM_CAST = re.compile(r"(\?|\$[A-Za-z_]\w*)::([A-Za-z_]\w*(?:\[\])?)")
 """``?::VARCHAR[]``: sqlglot cannot parse a cast of a bare placeholder; spelled CAST(...)."""
 
 
+class Translated(NamedTuple):
+    statements: list[str]
+    read: bool
+    """One statement that only reads (a SELECT or set operation without DML or locks), so it
+    may run when its result is asked for, and through ``COPY (...) TO STDOUT``."""
+
+
 class TableInfo(NamedTuple):
     key: list[str]
     columns: list[str]
@@ -72,18 +79,20 @@ class Translator:
 
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
-        self._cache: dict[tuple[str, bool], list[str]] = {}
-        self._queries: dict[str, bool] = {}
+        self._cache: dict[tuple[str, bool], Translated] = {}
         self._lock = threading.Lock()
 
     def forget(self) -> None:
         """Drop cached translations (after a migration changed the tables)."""
         with self._lock:
             self._cache.clear()
-            self._queries.clear()
         self.catalog.forget()
 
     def translate(self, sql: str, with_params: bool) -> list[str]:
+        return self.prepare(sql, with_params).statements
+
+    def prepare(self, sql: str, with_params: bool) -> Translated:
+        """The statements to run, and whether the text is one read (parsed once, cached)."""
         key = (sql, with_params)
         with self._lock:
             done = self._cache.get(key)
@@ -93,36 +102,13 @@ class Translator:
                 self._cache[key] = done
         return done
 
-    def is_query(self, sql: str) -> bool:
-        """One statement that only reads (a SELECT or set operation without DML or locks), so
-        it may run later, and through ``COPY (...) TO STDOUT``."""
-        with self._lock:
-            known = self._queries.get(sql)
-        if known is None:
-            trees = [
-                t
-                for t in sqlglot.parse(_PARAM_CAST.sub(r"CAST(\1 AS \2)", sql), read="duckdb")
-                if t
-            ]
-            known = (
-                len(trees) == 1
-                and isinstance(trees[0], exp.Query)
-                and not any(
-                    trees[0].find(kind) for kind in (exp.Insert, exp.Update, exp.Delete, exp.Lock)
-                )
-            )
-            with self._lock:
-                self._queries[sql] = known
-        return known
-
-    def _translate(self, sql: str, with_params: bool) -> list[str]:
-        out: list[str] = []
-        sql = _PARAM_CAST.sub(r"CAST(\1 AS \2)", sql)
-        for tree in sqlglot.parse(sql, read="duckdb"):
-            if tree is None:
-                continue
-            out.extend(self._statement(tree, with_params))
-        return out
+    def _translate(self, sql: str, with_params: bool) -> Translated:
+        trees = [
+            t for t in sqlglot.parse(_PARAM_CAST.sub(r"CAST(\1 AS \2)", sql), read="duckdb") if t
+        ]
+        read = len(trees) == 1 and _only_reads(trees[0])
+        statements = [s for tree in trees for s in self._statement(tree, with_params)]
+        return Translated(statements, read and len(statements) == 1)
 
     def _statement(self, tree: exp.Expression, with_params: bool) -> list[str]:
         if isinstance(tree, exp.Set) and _duckdb_setting(tree):
@@ -229,6 +215,12 @@ class Translator:
             projection.replace(
                 exp.alias_(cast, column) if isinstance(projection, exp.Alias) else cast
             )
+
+
+def _only_reads(tree: exp.Expression) -> bool:
+    return isinstance(tree, exp.Query) and not any(
+        tree.find(kind) for kind in (exp.Insert, exp.Update, exp.Delete, exp.Lock)
+    )
 
 
 def _duckdb_setting(tree: exp.Set) -> bool:
