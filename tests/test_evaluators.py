@@ -17,6 +17,7 @@ from swapcheck.evaluators import (
     get_evaluator,
     load_builtin,
 )
+from tests.evaluator_utils import scorer
 
 USER = [{"role": "user", "content": "Extract the order. Return JSON with fields id and city."}]
 PROSE = [{"role": "user", "content": "How do I reset my password?"}]
@@ -31,16 +32,7 @@ ORDER_SCHEMA = {
 }
 
 
-def score(
-    name: str,
-    text: str,
-    messages: list[dict[str, str]] | None = None,
-    options: dict[str, Any] | None = None,
-    metadata: dict[str, Any] | None = None,
-) -> EvalValue | None:
-    """Build evaluator ``name`` with ``options`` and score one answer."""
-    check = get_evaluator(name).build(options)
-    return check(ResponseInput(messages or PROSE, text, metadata or {}))  # type: ignore[arg-type]
+score = scorer(PROSE)
 
 
 def test_builtins_register_by_name_with_versions() -> None:

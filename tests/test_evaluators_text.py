@@ -8,22 +8,15 @@ from typing import Any
 import pytest
 
 from swapcheck.errors import ConfigError
-from swapcheck.evaluators import EvalValue, PairInput, ResponseInput, get_evaluator
+from swapcheck.evaluators import EvalValue, PairInput, get_evaluator
 from swapcheck.evaluators.language import detect_language
 from swapcheck.evaluators.length import word_count
+from tests.evaluator_utils import scorer
 
 PROSE = [{"role": "user", "content": "How do I reset my password on the website?"}]
 
 
-def score(
-    name: str,
-    text: str,
-    messages: list[dict[str, str]] | None = None,
-    options: dict[str, Any] | None = None,
-    metadata: dict[str, Any] | None = None,
-) -> EvalValue | None:
-    check = get_evaluator(name).build(options)
-    return check(ResponseInput(messages or PROSE, text, metadata or {}))  # type: ignore[arg-type]
+score = scorer(PROSE)
 
 
 def flags(name: str, text: str) -> bool:
