@@ -3,6 +3,7 @@ the Results page names the planted regressions with intervals that exclude parit
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 from pathlib import Path
@@ -42,12 +43,28 @@ def write_log(path: Path, n: int) -> Path:
     return path
 
 
-def grade_visible_pair(at, rng: random.Random) -> None:  # type: ignore[no-untyped-def]
-    """Read the page like a reviewer (prompt and the two answers as rendered) and press a key."""
+def grade_visible_pair(at) -> None:  # type: ignore[no-untyped-def]
+    """Read the page like a reviewer (prompt and the two answers as rendered) and press a key.
+
+    The reviewer's coin is seeded by what is on screen, taken in an order that ignores the
+    sides, so each pair gets the same verdict whichever side and turn it comes in (the same
+    answer twice is a tie): the study's random pair ids, which decide sides and turns, then
+    cannot change the outcome, and the test is repeatable.
+    """
     prompt = "\n".join(m.value for block in at.chat_message for m in block.markdown)
     left = "\n".join(m.value for m in at.columns[0].markdown[1:])
     right = "\n".join(m.value for m in at.columns[1].markdown[1:])
-    pick = simulated_reviewer_choice([{"role": "user", "content": prompt}], left, right, rng)
+    if left == right:  # the same answer twice: any side pick would hang on the blinding
+        at.button(key="pick_tie").click().run()
+        assert_no_exception(at)
+        return
+    first, second = sorted((left, right))
+    seed = hashlib.sha256("\x00".join((prompt, first, second)).encode()).hexdigest()
+    pick = simulated_reviewer_choice(
+        [{"role": "user", "content": prompt}], first, second, random.Random(seed)
+    )
+    if first != left:  # the reviewer read them in the other order: map back to the screen
+        pick = {"left": "right", "right": "left"}.get(pick, pick)
     at.button(key=f"pick_{pick}").click().run()
     assert_no_exception(at)
 
@@ -108,7 +125,6 @@ def test_log_to_slice_verdicts(tmp_path: Path, isolated_env: Path) -> None:
     assert review_progress(store, study)["pairs_ready"] == n
     store.close()
 
-    rng = random.Random(5)
     reviewers = {name: open_page("review") for name in ("ana", "ben")}
     for name, at in reviewers.items():
         at.text_input[0].input(name)
@@ -133,7 +149,7 @@ def test_log_to_slice_verdicts(tmp_path: Path, isolated_env: Path) -> None:
             if at.success and "Nothing left" in at.success[0].value:
                 continue
             done = False
-            grade_visible_pair(at, rng)
+            grade_visible_pair(at)
 
     store = Store(isolated_env, linger=0)
     judged = judgments_frame(store, study)
