@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from swapcheck.store import Store
 from tests.postgres_cluster import (
@@ -17,6 +18,13 @@ from tests.postgres_cluster import (
     server_binaries,
     throwaway_cluster,
 )
+
+# Property tests never assert wall-clock time (no per-example deadline: a loaded CI machine
+# is not a bug). Under CI they draw the same examples every run, seeded by each test's source,
+# so a red CI is always reproducible; locally they keep exploring new examples.
+settings.register_profile("local", deadline=None)
+settings.register_profile("ci", deadline=None, derandomize=True, print_blob=True)
+settings.load_profile("ci" if os.environ.get("CI") else "local")
 
 _ISOLATED_ENV = (
     "SWAPCHECK_DB",
