@@ -51,7 +51,8 @@ class FakeBatchServer:
     ``expire_marker`` (an item whose last user text contains it errors / expires),
     ``poll_faults`` and ``submit_faults`` (``(status, retry_after)`` replies used up one per
     poll / batch create), ``fail_batches`` (OpenAI: status ``failed``; Anthropic: ends with no
-    results), ``extra_result_ids`` (custom_ids added to every output).
+    results), ``extra_result_ids`` (custom_ids added to every output). ``create_gate`` (an
+    Event) holds every batch create until it is set; ``held_creates`` counts the ones waiting.
     """
 
     def __init__(self, *, polls_to_complete: int = 2, require_key: str | None = None) -> None:
@@ -71,6 +72,8 @@ class FakeBatchServer:
         self.create_attempts = 0
         self.polls: Counter[str] = Counter()
         self.seen: list[SeenRequest] = []
+        self.create_gate: threading.Event | None = None
+        self.held_creates = 0
         self.lock = threading.Lock()
         self._httpd: _QuietServer | None = None
         self._thread: threading.Thread | None = None
@@ -161,6 +164,17 @@ class _Handler(BaseHTTPRequestHandler):
                 echoed = (sent or "").removeprefix("Bearer ")
                 return self._error(401, f"Incorrect API key provided: {echoed}.", anthropic)
         parts = path.strip("/").split("/")
+        gate = fake.create_gate
+        if (
+            gate is not None
+            and method == "POST"
+            and path in ("/v1/batches", "/v1/messages/batches")
+        ):
+            with fake.lock:
+                fake.held_creates += 1
+            gate.wait()
+            with fake.lock:
+                fake.held_creates -= 1
         with fake.lock:
             if anthropic:
                 return self._anthropic(method, parts[3:], raw)

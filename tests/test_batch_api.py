@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
@@ -221,6 +221,28 @@ def test_crash_after_submit_resumes_by_collecting_without_resubmitting(
     assert batches_db.open_batches(tmp_store, variant.name) == []
 
 
+def test_jobs_answered_meanwhile_are_not_submitted(
+    tmp_store: Store, server: FakeBatchServer
+) -> None:
+    """Jobs listed before another worker stored their answer are not paid for again."""
+    variant = make_variant(server, "openai")
+    jobs = numbered_jobs(4)
+    first = Collector(tmp_store)
+    run(tmp_store, variant, jobs[:2], first)
+    assert len(server.submitted_requests()) == 2
+
+    report = run(tmp_store, variant, jobs, Collector(tmp_store))
+
+    sent = [r["body"]["messages"][-1]["content"] for r in server.submitted_requests()]
+    assert sent[2:] == ["question number 2", "question number 3"], sent
+    assert (report.submitted, report.already_answered, report.succeeded) == (2, 2, 2)
+    assert "2 answered meanwhile (not submitted)" in report.summary()
+    # a changed request (another model) is not an answer to it: it is submitted again
+    changed = replace(variant, model="gpt-test-2")
+    again = run(tmp_store, changed, jobs[:1], Collector(tmp_store))
+    assert (again.submitted, again.already_answered) == (1, 0)
+
+
 def test_stop_or_max_wait_leaves_batches_open_for_collect_open_batches(
     tmp_store: Store, server: FakeBatchServer
 ) -> None:
@@ -283,8 +305,8 @@ def test_jobs_above_the_per_batch_limits_are_split(
         protocol = module_protocol(module)(variant, unused, FAST)
         line = entry_size(protocol.entry("x" * 18, builder.build_body(one.messages)))
     monkeypatch.setattr(module, "MAX_BYTES_PER_BATCH", int(line * 2.6))
-    jobs = [*numbered_jobs(3), *make_jobs(*["filler " * 200])]
-    jobs[-1] = GenerationJob("huge", jobs[-1].messages)
+    jobs = [GenerationJob(f"sized-{j.prompt_id}", j.messages) for j in numbered_jobs(3)]
+    jobs.append(GenerationJob("huge", make_jobs("filler " * 200)[0].messages))
     before = server.submissions
     sized = run(tmp_store, variant, jobs, sink)
     assert [len(server.inputs[b]) for b in sized.submitted_batches] == [2, 1]

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from swapcheck.batch_api import BatchReport
 from swapcheck.models import ResponseRecord, VariantConfig
 from swapcheck.pipeline import ingest_file
 from swapcheck.store import Store
@@ -24,9 +25,12 @@ from swapcheck.store.runs import list_runs
 from swapcheck.store.studies import create_study, get_study, study_prompt_ids
 from swapcheck.store.transfer import copy_store
 from swapcheck.store.variants import save_variant
+from tests import test_batch_api as batch_tests
+from tests.fake_batch_server import FakeBatchServer
 from tests.fake_openai_server import FakeOpenAIServer, echo_responder
 from tests.helpers import small_log_rows, write_jsonl
 from tests.test_cli import console_script
+from tests.waiting import wait_for
 
 STUDY = "two workers"
 PROMPTS = 48
@@ -239,3 +243,65 @@ def test_two_worker_processes_finish_a_variant_with_one_answer_per_prompt(
     assert stored_by_run == answered_by_run
     assert all("left to another worker" in (r.message or "") for r in runs)
     pg.close()
+
+
+def test_two_batch_api_workers_submit_each_request_once(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two Batch API workers on one variant: the second waits for the first one's submission,
+    then finds every request in flight and pays for none; both collect the same answers."""
+    monkeypatch.setenv(batch_tests.KEY_ENV, batch_tests.KEY)
+    jobs = batch_tests.numbered_jobs(12)
+    stores = [PostgresStore(pg_url, linger=0, local_dir=tmp_path) for _ in range(2)]
+    reports: dict[int, BatchReport] = {}
+    errors: list[BaseException] = []
+    with FakeBatchServer(polls_to_complete=2, require_key=batch_tests.KEY) as server:
+        server.create_gate = threading.Event()
+        variant = batch_tests.make_variant(server, "openai")
+
+        def worker(i: int) -> None:
+            try:
+                sink = batch_tests.Collector(stores[i])  # type: ignore[arg-type]
+                reports[i] = batch_tests.run(stores[i], variant, jobs, sink)  # type: ignore[arg-type]
+            except BaseException as exc:  # handed to the test thread
+                errors.append(exc)
+
+        def advisory_waiters() -> int:
+            with stores[0].cursor() as cur:
+                cur.raw.execute(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                )
+                return int(cur.raw.fetchone()[0])
+
+        first = threading.Thread(target=worker, args=(0,), daemon=True)
+        second = threading.Thread(target=worker, args=(1,), daemon=True)
+        first.start()
+        try:
+            wait_for(lambda: server.held_creates == 1, "the first worker's batch create", 30)
+            second.start()
+            wait_for(
+                lambda: advisory_waiters() > 0 or server.held_creates > 1,
+                "the second worker to queue behind the first (or to submit too)",
+                30,
+            )
+            assert server.held_creates == 1, "the second worker submitted while the first did"
+        finally:
+            server.create_gate.set()
+        for thread in (first, second):
+            thread.join(timeout=60)
+            assert not thread.is_alive(), "a worker did not finish"
+    assert errors == []
+    sent = [r["body"]["messages"][-1]["content"] for r in server.submitted_requests()]
+    assert sorted(sent) == sorted(j.messages[-1]["content"] for j in jobs), "each paid once"
+    assert server.submissions == 1
+    assert (reports[0].submitted, reports[1].submitted) == (12, 0)
+    assert reports[1].already_in_flight + reports[1].already_answered == 12
+    with stores[0].cursor() as cur:
+        rows = cur.execute(
+            "SELECT prompt_id, count(*) FROM responses WHERE variant = ? AND error IS NULL "
+            "GROUP BY prompt_id",
+            [variant.name],
+        ).fetchall()
+    assert sorted(rows) == sorted((j.prompt_id, 1) for j in jobs)
+    for store in stores:
+        store.close()

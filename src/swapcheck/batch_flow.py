@@ -13,7 +13,9 @@ from swapcheck.errors import ConfigError, ProviderError
 from swapcheck.models import GenerationJob, ResponseRecord, VariantConfig, canonical_json
 from swapcheck.providers import Provider
 from swapcheck.store import provider_batches as batches_db
+from swapcheck.store.claims import batch_submission_turn
 from swapcheck.store.connection import Store
+from swapcheck.store.responses import answered_requests
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +38,8 @@ class BatchReport:
     still_open: int = 0
     already_in_flight: int = 0
     """Jobs not submitted because an open batch already holds the same request."""
+    already_answered: int = 0
+    """Jobs not submitted because their answer was stored meanwhile (e.g. by another worker)."""
     input_tokens: int = 0
     output_tokens: int = 0
     cost: float = 0.0
@@ -53,6 +57,8 @@ class BatchReport:
         )
         if self.already_in_flight:
             text += f"; {self.already_in_flight} already in open batches (not resubmitted)"
+        if self.already_answered:
+            text += f"; {self.already_answered} answered meanwhile (not submitted)"
         if self.unknown_custom_ids:
             text += f"; {len(self.unknown_custom_ids)} results with unknown custom_id ignored"
         if self.still_open:
@@ -97,7 +103,18 @@ class BatchFlow:
 
     # -- submit -----------------------------------------------------------------------------
     def submit(self, jobs: Sequence[GenerationJob], run_id: str | None) -> None:
+        """Submit the jobs that are neither answered nor in an open batch, in chunks.
+
+        Workers sharing a store take turns here (``batch_submission_turn``): what is in flight
+        and what is answered is read after the turn starts, so a second worker does not pay
+        again for what the first one submitted or collected.
+        """
+        with batch_submission_turn(self.store, self.variant.name):
+            self._submit_unsent(jobs, run_id)
+
+    def _submit_unsent(self, jobs: Sequence[GenerationJob], run_id: str | None) -> None:
         in_flight = batches_db.open_requests(self.store, self.variant.name)
+        answered = answered_requests(self.store, self.variant.name, [j.prompt_id for j in jobs])
         chunk: list[tuple[GenerationJob, str, dict]] = []
         chunk_bytes = 0
         seen: set[RequestKey] = set()
@@ -107,6 +124,9 @@ class BatchFlow:
             if key in seen:
                 continue  # the same request twice in ``jobs``
             seen.add(key)
+            if key in answered:
+                self.report.already_answered += 1
+                continue
             try:
                 body = self.builder.build_body(job.messages)
             except ProviderError as exc:  # e.g. a conversation this API cannot express

@@ -7,15 +7,25 @@ worker is skipped, and a dead worker's claims vanish with its connection, so not
 stuck. After taking the lock the worker reads the stored answer again: a prompt another worker
 answered meanwhile (same request hash) is let go and skipped, so no answer is paid for twice.
 
+Provider Batch API runs hand a whole chunk of prompts to the provider at once, so instead of
+per-prompt claims they take turns: ``batch_submission_turn`` admits one worker at a time to the
+read-open-batches → submit → record step of a variant, and the next worker sees the requests
+the first one put in flight (and the answers already collected) and does not submit them again.
+
 A DuckDB file has one writing process at a time, so its runs of one variant never overlap
-(``swapcheck.runs`` refuses a second one) and every claim is granted.
+(``swapcheck.runs`` refuses a second one), every claim is granted and every turn is immediate.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
 import threading
+from collections.abc import Iterator
 from typing import Any, Protocol
+
+logger = logging.getLogger(__name__)
 
 
 class PromptClaims(Protocol):
@@ -125,3 +135,31 @@ def open_claims(store: Any, variant: str) -> PromptClaims:
     if getattr(store, "dialect", "duckdb") == "postgres":
         return AdvisoryClaims(store, variant)
     return SoleWorkerClaims()
+
+
+@contextlib.contextmanager
+def batch_submission_turn(store: Any, variant: str) -> Iterator[None]:
+    """Wait until no other worker is submitting Batch API requests for ``variant``, hold the turn.
+
+    On PostgreSQL the turn is a session advisory lock on a connection held for the block; a
+    worker that dies mid-submit loses it with its connection. On DuckDB there is nobody to wait
+    for.
+    """
+    if getattr(store, "dialect", "duckdb") != "postgres":
+        yield
+        return
+    from psycopg.errors import LockNotAvailable  # only reached with the postgres extra
+
+    key = claim_key(f"swapcheck-batch-submit:{store.schema or 'public'}", variant, "")
+    with store.cursor() as lease:
+        raw = lease.raw  # plain psycopg: this SQL is PostgreSQL's own
+        while True:  # each wait ends at the connection's lock_timeout: say so, wait again
+            try:
+                raw.execute("SELECT pg_advisory_lock(%s)", [key])
+                break
+            except LockNotAvailable:
+                logger.info("%s: waiting for another worker's Batch API submission", variant)
+        try:
+            yield
+        finally:
+            raw.execute("SELECT pg_advisory_unlock(%s)", [key])

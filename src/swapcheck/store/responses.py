@@ -109,6 +109,21 @@ def pending_jobs(
     return jobs
 
 
+def answered_requests(
+    store: Store, variant: str, prompt_ids: Sequence[str]
+) -> set[tuple[str, str]]:
+    """``(prompt_id, request_hash)`` of the successful answers ``variant`` has for these prompts."""
+    if not prompt_ids:
+        return set()
+    with store.cursor() as cur:
+        rows = cur.execute(
+            _IDS + "SELECT r.prompt_id, r.request_hash FROM ids JOIN responses r USING (prompt_id) "
+            "WHERE r.variant = ? AND r.error IS NULL AND r.text IS NOT NULL",
+            [list(prompt_ids), variant],
+        ).fetchall()
+    return {(prompt_id, request_hash) for prompt_id, request_hash in rows}
+
+
 def response_status(store: Store, variant: str, prompt_ids: Sequence[str]) -> dict[str, int]:
     """Counts of answered / failed / missing prompts for one variant."""
     with store.cursor() as cur:
