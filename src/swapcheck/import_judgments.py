@@ -16,7 +16,7 @@ import pandas as pd
 from swapcheck.errors import ConfigError, IngestError
 from swapcheck.models import canonical_json
 from swapcheck.store.connection import Store
-from swapcheck.store.db_errors import TRANSIENT_ERRORS
+from swapcheck.store.db_errors import retry_transient
 from swapcheck.store.settings import set_setting
 from swapcheck.store.studies import Study, get_study
 
@@ -31,7 +31,7 @@ KNOWN_COLUMNS: frozenset[str] = frozenset(
     {*PROMPT_KEYS, "model_a", "model_b", "winner", "reviewer", "reviewer_type", "comment",
      "time_on_item_ms"}
 )  # fmt: skip
-_WRITE_ATTEMPTS = 50
+_WRITE_ATTEMPTS = 50  # an import may lose often to live reviewers; jittered pauses, <= 1 s
 _JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")
 _CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 _SCHEMA_FIX = (
@@ -400,15 +400,14 @@ def _existing(store: Store, study: Study) -> tuple[set[str], set[tuple[str, str]
 
 def _write(store: Store, study: Study, judgments: list[_Judgment]) -> None:
     """Insert the judgments and a judged review slot for each (so the queue counts them) in
-    one transaction, retried when a concurrent reviewer's write conflicts with it."""
-    for attempt in range(_WRITE_ATTEMPTS):
-        try:
-            with store.transaction() as cur:
-                _insert(cur, study, judgments)
-            return
-        except TRANSIENT_ERRORS:
-            if attempt == _WRITE_ATTEMPTS - 1:
-                raise
+    one transaction, retried after a short pause when a concurrent reviewer's write conflicts
+    with it."""
+
+    def unit() -> None:
+        with store.transaction() as cur:
+            _insert(cur, study, judgments)
+
+    retry_transient(unit, attempts=_WRITE_ATTEMPTS)
 
 
 def _insert(cur: duckdb.DuckDBPyConnection, study: Study, judgments: list[_Judgment]) -> None:
