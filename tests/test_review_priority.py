@@ -332,3 +332,48 @@ def test_no_signals_at_all_means_nothing_contested(tmp_store: Store, tmp_path: P
     pairs = _pairs(tmp_store, study)
     expected = priority_order(pairs["slice"], np.zeros(len(pairs), bool), np.ones(len(pairs)), 0.7)
     assert _drain(tmp_store, study, "ana") == pairs["pair_id"].to_numpy()[expected].tolist()
+
+
+def test_admin_status_counts_complete_pairs_like_the_queue(
+    tmp_store: Store, tmp_path: Path
+) -> None:
+    """The Queue priority tab: only live human judgments make a pair fully judged, and each
+    slice's decision is the one its fully judged pairs give, in queue order."""
+    from swapcheck.review import undo_last_judgment
+    from swapcheck.ui.review_priority_admin import priority_status
+    from swapcheck.verdict_data import priority_strata
+
+    study = _study(tmp_store, tmp_path, 60)  # 20 pairs per slice, overlap 1
+    settings = PrioritySettings(True, 0.7, True)
+    set_priority_settings(tmp_store, study, settings)
+    slice_of = dict(zip(*_pairs(tmp_store, study)[["pair_id", "slice"]].T.to_numpy(), strict=True))
+    scores: dict[str, float] = {}
+    while len(scores) < 45 and (item := next_item(tmp_store, study, "ana")) is not None:
+        wanted = "baseline" if slice_of[item.pair_id] == "json" else "candidate"
+        pick = "left" if left_role_for(study, item.pair_id, "ana") == wanted else "right"
+        submit_judgment(tmp_store, study, reviewer="ana", pair_id=item.pair_id, pick=pick)
+        scores[item.pair_id] = 0.0 if wanted == "baseline" else 1.0
+    undone = undo_last_judgment(tmp_store, study, "ana")  # an undone vote does not count
+    assert undone is not None
+    del scores[undone]
+    unjudged = next(p for p in slice_of if p not in scores and p != undone)
+    with tmp_store.cursor() as cur:  # neither does an LLM judge's verdict
+        cur.execute(
+            "INSERT INTO judgments (judgment_id, study_id, pair_id, reviewer, reviewer_type, "
+            "left_role, choice) VALUES ('jj1', ?, ?, 'judge:x', 'judge', 'baseline', 'baseline')",
+            [study.study_id, unjudged],
+        )
+
+    status = priority_status(tmp_store, study, settings).set_index("slice")
+
+    strata = priority_strata(tmp_store, study)
+    outcomes = strata[strata["pair_id"].isin(scores)].assign(
+        score=lambda f: f["pair_id"].map(scores)
+    )
+    expected = slice_decisions(strata, outcomes, study.margin, rule=settings.stop_rule, overlap=1)
+    for s in ("chat", "json", "summary"):
+        judged = sum(slice_of[p] == s for p in scores)
+        assert status.loc[s, "pairs"] == 20
+        assert status.loc[s, "fully judged"] == judged
+        assert status.loc[s, "decided"] == (expected[s] or "not yet")
+    assert status.loc["json", "decided"] == "no-go"  # the baseline won every json pair

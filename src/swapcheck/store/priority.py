@@ -160,6 +160,18 @@ def contested_for_study(store: Store, study: Study) -> set[str]:
         return contested_pair_ids(cur, study)
 
 
+def complete_scores_of(store: Store, study: Study, pair_ids: list[str]) -> pd.DataFrame:
+    """:func:`complete_pair_scores` of ``pair_ids`` (ready pairs, in queue order) on a fresh
+    cursor: the admin's view counts a pair complete exactly as the queue does."""
+    ready = pd.DataFrame({"pair_id": pair_ids, "position": range(len(pair_ids))})
+    with store.cursor() as cur:
+        cur.register("queue_ready", ready)
+        try:
+            return complete_pair_scores(cur, study)
+        finally:
+            cur.unregister("queue_ready")
+
+
 def complete_pair_scores(cur: duckdb.DuckDBPyConnection, study: Study) -> pd.DataFrame:
     """``pair_id``, ``score`` (judgments' mean) of the pairs with all ``overlap`` live human
     judgments, by position.

@@ -11,10 +11,12 @@ from swapcheck.review_priority import (
     PrioritySettings,
     slice_decisions,
 )
-from swapcheck.stats import CHOICE_SCORE
 from swapcheck.store import Store
-from swapcheck.store.judgments import judgments_frame
-from swapcheck.store.priority import get_priority_settings, set_priority_settings
+from swapcheck.store.priority import (
+    complete_scores_of,
+    get_priority_settings,
+    set_priority_settings,
+)
 from swapcheck.store.studies import Study
 from swapcheck.ui.render import user_errors
 from swapcheck.verdict_data import priority_strata
@@ -32,14 +34,8 @@ def priority_status(store: Store, study: Study, settings: PrioritySettings) -> p
     strata = priority_strata(store, study)
     if strata.empty:
         return pd.DataFrame(columns=["slice", "pairs", "contested", "fully judged", "decided"])
-    order = {p: i for i, p in enumerate(strata["pair_id"])}
-    votes = judgments_frame(store, study)
-    votes = votes[votes["pair_id"].isin(order)]
-    scores = votes.assign(score=votes["choice"].map(CHOICE_SCORE)).groupby("pair_id")["score"]
-    complete = scores.mean()[scores.size() >= study.overlap]
-    outcomes = strata.set_index("pair_id").loc[list(complete.index)].reset_index()
-    outcomes["score"] = complete.to_numpy()
-    outcomes = outcomes.sort_values("pair_id", key=lambda s: s.map(order), kind="mergesort")
+    scores = complete_scores_of(store, study, list(strata["pair_id"]))  # in queue order
+    outcomes = scores.merge(strata, on="pair_id", how="inner", sort=False)
     decisions = slice_decisions(
         strata, outcomes, study.margin, rule=settings.stop_rule, overlap=study.overlap
     )
