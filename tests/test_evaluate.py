@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 from collections.abc import Iterator, Mapping
@@ -13,7 +12,7 @@ import pandas as pd
 import pytest
 
 from swapcheck import evaluators
-from swapcheck.cli_evaluate import add_parsers
+from swapcheck.cli import main as cli_main
 from swapcheck.errors import ConfigError
 from swapcheck.evaluate import evaluate_study
 from swapcheck.evaluation_config import set_study_instances
@@ -333,19 +332,6 @@ def test_run_evaluators_scores_given_answers_with_default_response_instances(
     assert report.outcomes["t_len"].up_to_date == 8 and report.outcomes["t_len"].scored == 9
 
 
-def cli(argv: list[str]) -> int:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--db", default=argparse.SUPPRESS)
-    parser = argparse.ArgumentParser(parents=[common])
-    add_parsers(parser.add_subparsers(dest="command", required=True), common)
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args))
-    finally:
-        if getattr(args, "_store", None) is not None:
-            args._store.close()
-
-
 def test_cli_evaluate_list_and_config(
     tmp_store: Store, study: Study, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -356,25 +342,25 @@ def test_cli_evaluate_list_and_config(
         'options = { needle = "number" }\n',
         encoding="utf-8",
     )
-    assert cli(["evaluators", "config", "--study", study.name, "--file", str(config)]) == 0
+    assert cli_main(["evaluators", "config", "--study", study.name, "--file", str(config)]) == 0
     assert "says_number" in capsys.readouterr().out
-    assert cli(["evaluators", "config", "--study", study.name, "--show"]) == 0
+    assert cli_main(["evaluators", "config", "--study", study.name, "--show"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert shown["disabled"] == ["t_boom"]
     assert shown["instances"][0]["options"] == {"needle": "number"}
-    assert cli(["evaluate", "--study", study.name, "--json"]) == 0
+    assert cli_main(["evaluate", "--study", study.name, "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     outcomes = {o["name"]: o for o in report["instances"]}
     assert outcomes["says_number"]["scored"] == 17 and "t_boom" not in outcomes
-    assert cli(["evaluate", "--study", study.name, "--only", "t_len", "--rerun"]) == 0
+    assert cli_main(["evaluate", "--study", study.name, "--only", "t_len", "--rerun"]) == 0
     out = capsys.readouterr().out
     assert "17 scores" in out and "t_len" in out
-    assert cli(["evaluators", "list", "--study", study.name, "--json"]) == 0
+    assert cli_main(["evaluators", "list", "--study", study.name, "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
     needle = next(r for r in listed["evaluators"] if r["name"] == "t_needle")
     assert needle["needs_options"] and needle["options_doc"] == "needle = 'text'"
     assert [i["name"] for i in listed["instances"]][-1] == "says_number"
-    assert cli(["evaluators", "list"]) == 0
+    assert cli_main(["evaluators", "list"]) == 0
     assert "t_same: Both answers have the same length. [pair, rate" in capsys.readouterr().out
 
 

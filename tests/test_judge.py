@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 from collections.abc import Iterator
@@ -12,7 +11,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from swapcheck import cli_judge
+from swapcheck.cli import main as cli_main
 from swapcheck.errors import ConfigError
 from swapcheck.generate import GenerationSettings
 from swapcheck.identity_leaks import mask_identity_leaks
@@ -390,19 +389,6 @@ def test_missing_or_logged_judge_variant_is_refused(tmp_store: Store, tmp_path: 
         configure_judge(tmp_store, built, variant="logged")
 
 
-def run_cli(argv: list[str]) -> int:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--db", default=argparse.SUPPRESS)
-    parser = argparse.ArgumentParser(parents=[common])
-    cli_judge.add_parsers(parser.add_subparsers(dest="command", required=True), common)
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args))
-    finally:
-        if getattr(args, "_store", None) is not None:
-            args._store.close()
-
-
 def test_cli_judges_and_prints_agreement(
     tmp_store: Store,
     study: Study,
@@ -412,11 +398,13 @@ def test_cli_judges_and_prints_agreement(
     tmp_store.close()
     rubric = tmp_path / "rubric.txt"
     rubric.write_text("Prefer correct answers.", encoding="utf-8")
-    assert run_cli(["judge", "--study", "judge check", "--rubric-file", str(rubric), "--json"]) == 0
+    assert (
+        cli_main(["judge", "--study", "judge check", "--rubric-file", str(rubric), "--json"]) == 0
+    )
     report = json.loads(capsys.readouterr().out)
     assert (report["calls_sent"], report["pairs_judged"], report["variant"]) == (16, 8, JUDGE)
     assert (
-        run_cli(["judge", "agreement", "--study", "judge check", "--by", "feature", "--json"]) == 0
+        cli_main(["judge", "agreement", "--study", "judge check", "--by", "feature", "--json"]) == 0
     )
     rows = json.loads(capsys.readouterr().out)
     assert [(r["slice"], r["value"], r["n_pairs"]) for r in rows] == [
