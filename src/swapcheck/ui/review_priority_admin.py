@@ -81,4 +81,16 @@ def priority_section(store: Store, study: Study) -> None:
             st.success(
                 "Prioritised queue on." if settings.enabled else "Plain random queue (default)."
             )
-    st.dataframe(priority_status(store, study, settings), hide_index=True)
+    st.dataframe(
+        priority_status(store, study, settings),
+        hide_index=True,
+        column_config={
+            "contested": st.column_config.NumberColumn(
+                help="Pairs the evaluators or the LLM judge mark as different or contested."
+            ),
+            "fully judged": st.column_config.NumberColumn(
+                help=f"Pairs with all {study.overlap} human votes this study asks for; only "
+                "these count towards a slice's decision."
+            ),
+        },
+    )
