@@ -282,3 +282,14 @@ def test_bulk_reads_through_copy_keep_every_value_and_type(pg: PostgresStore) ->
     assert fast.schema.field("ts").type == pa.timestamp("us")
     assert fast.schema.field("b").type == pa.bool_() and fast.column("t")[0].as_py() == ""
     assert list(empty.columns) == ["t", "b", "i", "g", "f", "n", "ts", "j"] and empty.empty
+
+
+def test_bulk_reads_keep_rows_longer_than_the_csv_block(pg: PostgresStore) -> None:
+    """A value over Arrow's 1 MB CSV block (a huge prompt) still comes back whole."""
+    huge = "word, \"quoted\"\nline " * 200_000  # 4.2 MB
+    with pg.cursor() as cur:
+        cur.execute("CREATE TABLE big (k INTEGER, t VARCHAR)")
+        cur.executemany("INSERT INTO big VALUES (?, ?)", [[1, "small"], [2, huge], [3, ""]])
+        frame = cur.execute("SELECT k, t FROM big ORDER BY k").df()
+    assert frame["k"].tolist() == [1, 2, 3]
+    assert frame["t"].tolist() == ["small", huge, ""]

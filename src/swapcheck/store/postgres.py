@@ -492,6 +492,10 @@ class PgCursor:
             self.raw.close()
 
 
+_MAX_BLOCK = 2**31 - 1
+"""Arrow's largest CSV block: a read whose rows do not fit 1 MB blocks is parsed as one."""
+
+
 def _copy_out(raw: Any, conn: Any, statement: str, bound: Any) -> pa.Table | None:
     """Run a read with ``COPY (...) TO STDOUT (FORMAT csv)`` and parse it with Arrow; None
     when a column's type has no exact CSV form here (arrays, ...): the caller reads rows."""
@@ -517,19 +521,31 @@ def _copy_out(raw: Any, conn: Any, statement: str, bound: Any) -> pa.Table | Non
         data = b"".join(bytes(chunk) for chunk in copy)
     if not data:
         return pa.table({n: pa.array([], type=stamps.get(n, types[n])) for n in names})
-    table = pa_csv.read_csv(
-        io.BytesIO(data),
-        read_options=pa_csv.ReadOptions(column_names=names),
-        parse_options=pa_csv.ParseOptions(newlines_in_values=True),
-        convert_options=pa_csv.ConvertOptions(
-            column_types=types,
-            strings_can_be_null=True,
-            quoted_strings_can_be_null=False,  # NULL is unquoted, '' is ""
-            null_values=[""],
-            true_values=["t"],
-            false_values=["f"],
-        ),
+    convert = pa_csv.ConvertOptions(
+        column_types=types,
+        strings_can_be_null=True,
+        quoted_strings_can_be_null=False,  # NULL is unquoted, '' is ""
+        null_values=[""],
+        true_values=["t"],
+        false_values=["f"],
     )
+    parse = pa_csv.ParseOptions(newlines_in_values=True)
+    try:  # parallel parse in 1 MB blocks ...
+        table = pa_csv.read_csv(
+            io.BytesIO(data),
+            read_options=pa_csv.ReadOptions(column_names=names),
+            parse_options=parse,
+            convert_options=convert,
+        )
+    except pa.ArrowInvalid as exc:  # ... unless one row is longer than a block (a huge prompt)
+        if "straddl" not in str(exc) or len(data) >= _MAX_BLOCK:
+            raise
+        table = pa_csv.read_csv(
+            io.BytesIO(data),
+            read_options=pa_csv.ReadOptions(column_names=names, block_size=len(data) + 1),
+            parse_options=parse,
+            convert_options=convert,
+        )
     for name, kind in stamps.items():
         index = names.index(name)
         text = table.column(index).to_pandas()
