@@ -19,7 +19,6 @@ printed, never asserted).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import statistics
@@ -27,7 +26,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,19 +42,9 @@ from swapcheck.store.judgments import judgments_frame  # noqa: E402
 from swapcheck.store.postgres import PostgresStore  # noqa: E402
 from swapcheck.store.studies import list_studies  # noqa: E402
 from swapcheck.store.transfer import copy_store  # noqa: E402
+from tests.postgres_cluster import given_or_throwaway  # noqa: E402
 
 TARGET_RATIO = 2.0
-
-
-@contextlib.contextmanager
-def postgres(url: str | None) -> Iterator[str]:
-    if url:
-        yield url
-        return
-    from tests.postgres_cluster import throwaway_cluster
-
-    with throwaway_cluster() as started:
-        yield started
 
 
 def results_page_seconds(db: str, repeat: int) -> list[float]:
@@ -99,7 +88,7 @@ def main() -> None:
         seed_demo(duck, n_prompts=args.prompts)
         study = list_studies(duck)[0]
         seeded = time.perf_counter() - started
-        with postgres(args.url) as base:
+        with given_or_throwaway(args.url) as base:
             sep = "&" if "?" in base else "?"
             url = f"{base}{sep}schema=bench_{uuid.uuid4().hex[:8]}"
             pg = PostgresStore(url, linger=0, local_dir=tmp)

@@ -104,3 +104,13 @@ def drop_schema(url: str) -> None:
         # the test's store is closed by now; a straggling connection's lock is waited for
         conn.execute("SET lock_timeout = '30s'")
         conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@contextlib.contextmanager
+def given_or_throwaway(url: str | None) -> Iterator[str]:
+    """``url`` when given, else a throwaway cluster's (for the bench scripts)."""
+    if url:
+        yield url
+        return
+    with throwaway_cluster() as started:
+        yield started

@@ -286,7 +286,7 @@ def test_bulk_reads_through_copy_keep_every_value_and_type(pg: PostgresStore) ->
 
 def test_bulk_reads_keep_rows_longer_than_the_csv_block(pg: PostgresStore) -> None:
     """A value over Arrow's 1 MB CSV block (a huge prompt) still comes back whole."""
-    huge = "word, \"quoted\"\nline " * 200_000  # 4.2 MB
+    huge = 'word, "quoted"\nline ' * 200_000  # 4.2 MB
     with pg.cursor() as cur:
         cur.execute("CREATE TABLE big (k INTEGER, t VARCHAR)")
         cur.executemany("INSERT INTO big VALUES (?, ?)", [[1, "small"], [2, huge], [3, ""]])

@@ -22,8 +22,8 @@ from swapcheck.ingest_shapes import TURNS, ColumnMapping, guess_mapping
 from swapcheck.ingest_sql import RAW_LIMIT, normalise_sql
 from swapcheck.models import LOGGED_VARIANT
 from swapcheck.store import Store
+from swapcheck.store.ingest_stage import staged_on_duckdb
 from swapcheck.store.sources import IngestReport, find_source_by_file_hash, save_staged
-from swapcheck.store.transfer import staged_on_duckdb
 from swapcheck.store.variants import check_answers_variant_on, validate_variant_name
 
 SAMPLE_ROWS = 500
@@ -149,8 +149,8 @@ def ingest_log(
     value with newlines advances the count), JSON array → element index, Parquet → row index.
     """
     if getattr(store, "dialect", "duckdb") != "duckdb":
-        # PostgreSQL: DuckDB's readers work inside DuckDB, so ingest into a scratch copy of
-        # the tables it touches and merge the changes back (store.transfer.staged_on_duckdb).
+        # PostgreSQL: DuckDB's readers work inside DuckDB, so ingest into a scratch DuckDB
+        # holding the rows it reads, and merge the changes back (store.ingest_stage).
         with staged_on_duckdb(store) as scratch:
             return ingest_log(scratch, path, mapping, options, progress)
     options = options or IngestOptions()

@@ -10,6 +10,7 @@ from swapcheck.ingest_lines import run_scan
 from swapcheck.ingest_reasons import json_problem
 from swapcheck.ingest_shapes import ColumnMapping
 from swapcheck.ingest_sql import RAW_LIMIT, answers_sql
+from swapcheck.store.ingest_stage import pull_for_ingest
 from swapcheck.store.sources import IngestReport, save_answers
 
 
@@ -27,6 +28,9 @@ def attach_answers(
     cannot be read are quarantined with the reason; nothing is dropped silently.
     """
     from_reader = run_scan(cur, log, lambda q: answers_sql(log, mapping, columns, q), len(columns))
+    pull_for_ingest(
+        cur, "prompts", "external_id", "SELECT external_id FROM staged WHERE code IS NULL"
+    )
     cur.execute(
         "UPDATE staged SET code = 'unmatched' WHERE code IS NULL AND "
         "external_id NOT IN (SELECT external_id FROM prompts WHERE external_id IS NOT NULL)"

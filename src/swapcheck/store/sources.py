@@ -12,6 +12,7 @@ from swapcheck.errors import IngestError, NotFoundError
 from swapcheck.ingest_sql import SLICE_VALUE, STORED_TEXTS
 from swapcheck.models import LOGGED_VARIANT, canonical_json
 from swapcheck.store.connection import Store, first_row
+from swapcheck.store.ingest_stage import pull_for_ingest
 from swapcheck.store.variants import ensure_answers_variant_on
 
 if TYPE_CHECKING:
@@ -188,6 +189,7 @@ def save_staged(
     pairs = [f"?, {value}" for value in slice_values + list(derived_cols.values())]
     patch = f"json_object({', '.join(pairs)})" if derived_cols else "c.metadata"
     keys = [*mapping.slice_columns, *derived_cols] if derived_cols else []
+    pull_for_ingest(cur, "prompts", "prompt_id", "SELECT prompt_id FROM chosen")
     before = _count(cur, "SELECT count(*) FROM prompts")
     cur.execute(
         "INSERT INTO prompts (prompt_id, source_id, row_number, external_id, messages, "
@@ -204,6 +206,7 @@ def save_staged(
             "WHERE prompts.prompt_id = c.prompt_id AND prompts.source_id = ?",
             [source_id],
         )
+        pull_for_ingest(cur, "prompt_sources", "source_id", "SELECT ?", [source_id])
         cur.execute("DELETE FROM prompt_sources WHERE source_id = ?", [source_id])
     # Every prompt of this file belongs to this source, also those stored by an earlier one.
     cur.execute(
@@ -215,6 +218,14 @@ def save_staged(
     offered = _count(cur, "SELECT count(*) FROM chosen WHERE logged_response IS NOT NULL")
     if offered:
         ensure_answers_variant_on(cur, variant, mapping.response_model)
+        pull_for_ingest(
+            cur,
+            "responses",
+            "prompt_id",
+            "SELECT prompt_id FROM chosen WHERE logged_response IS NOT NULL",
+            where="AND variant = ?",
+            params=[variant],
+        )
         before_r = _count(cur, "SELECT count(*) FROM responses")
         hash_sql, hash_params = imported_request_hash(variant, "prompt_id")
         cur.execute(
@@ -351,6 +362,15 @@ def save_answers(
         )
     variant = mapping.response_variant
     ensure_answers_variant_on(cur, variant, mapping.response_model)
+    pull_for_ingest(
+        cur,
+        "responses",
+        "prompt_id",
+        "SELECT p.prompt_id FROM staged a JOIN prompts p ON p.external_id = a.external_id "
+        "WHERE a.code IS NULL",
+        where="AND variant = ?",
+        params=[variant],
+    )
     before = _count(cur, "SELECT count(*) FROM responses")
     hash_sql, hash_params = imported_request_hash(variant, "p.prompt_id")
     cur.execute(
@@ -395,6 +415,7 @@ def _record_source(
     old one); ``values`` = file hash, format, mapping, total, ingested, duplicate, rejected,
     slice columns, options."""
     if new_version:
+        pull_for_ingest(cur, "quarantine", "source_id", "SELECT ?", [source_id])
         cur.execute("DELETE FROM quarantine WHERE source_id = ?", [source_id])
         cur.execute(
             "UPDATE sources SET file_hash = ?, format = ?, mapping = ?, rows_total = ?, "

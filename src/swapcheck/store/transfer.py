@@ -9,14 +9,10 @@ has the same digest in DuckDB and PostgreSQL.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import math
-import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -53,7 +49,7 @@ def table_columns(store: Any, table: str) -> list[str]:
     return [r[0] for r in rows]
 
 
-def _select_arrow(
+def select_arrow(
     cur: Any, table: str, columns: list[str], where: str = "", params: Any = None
 ) -> pa.Table:
     """``columns`` of ``table`` (filtered by ``where``) as Arrow, in bulk on either backend."""
@@ -66,7 +62,7 @@ def _select_arrow(
 
 def read_table(store: Any, table: str, columns: list[str], where: str = "") -> pa.Table:
     with store.cursor() as cur:
-        return _select_arrow(cur, table, columns, where)
+        return select_arrow(cur, table, columns, where)
 
 
 def _canonical(value: object) -> str:
@@ -85,14 +81,14 @@ def _canonical(value: object) -> str:
     return str(value)
 
 
-def _row_keys(data: pa.Table) -> list[str]:
+def row_keys(data: pa.Table) -> list[str]:
     """Each row as one canonical line (the same on both backends)."""
     return ["\x1f".join(_canonical(v) for v in row.values()) for row in data.to_pylist()]
 
 
 def digest_rows(data: pa.Table) -> str:
     """Order-independent SHA-256 of a table's rows (columns in the given order)."""
-    lines = sorted(_row_keys(data))
+    lines = sorted(row_keys(data))
     h = hashlib.sha256()
     for line in lines:
         h.update(line.encode("utf-8", "surrogatepass"))
@@ -147,7 +143,7 @@ def copy_store(source: Any, destination: Any, *, replace: bool = False) -> list[
             if replace:
                 cur.execute(f'DELETE FROM "{table}"')
             if data.num_rows:
-                _insert_frame(cur, table, columns, data)
+                insert_frame(cur, table, columns, data)
     if getattr(destination, "dialect", "duckdb") == "postgres":
         with destination.cursor() as cur:  # fresh statistics: the planner sees the new rows now
             for table in tables:
@@ -164,86 +160,11 @@ def copy_store(source: Any, destination: Any, *, replace: bool = False) -> list[
     return expected
 
 
-INGEST_TABLES: dict[str, str] = {
-    "sources": "",
-    "prompts": "",
-    "prompt_sources": "",
-    "quarantine": "",
-    "variants": "",
-    "settings": "",
-    "responses": "WHERE variant IN (SELECT name FROM variants WHERE provider = 'logged')",
-}
-"""What an ingest reads and writes (answers only of answers-only variants), with the filter."""
-_INGEST_LOCK = 0x5C0A_1A6E
-
-
-@contextlib.contextmanager
-def staged_on_duckdb(store: Any, tables: dict[str, str] | None = None) -> Iterator[Any]:
-    """A scratch DuckDB store holding ``tables`` of a PostgreSQL ``store``, merged back after.
-
-    Ingest reads files with DuckDB's own readers, inside the database it writes to. On
-    PostgreSQL it runs against this scratch copy instead; when the block succeeds, the rows it
-    added, changed or removed are applied to PostgreSQL in one transaction (rows compared in
-    full; keyed tables upsert by primary key). An advisory lock keeps two ingests of one store
-    from interleaving. A DuckDB ``store`` is yielded unchanged.
-    """
-    if getattr(store, "dialect", "duckdb") == "duckdb":
-        yield store
-        return
-    from swapcheck.store.connection import Store
-
-    tables = tables or INGEST_TABLES
-    with (
-        store.cursor() as lock_cur,
-        tempfile.TemporaryDirectory(prefix="swapcheck-stage-") as tmp,
-    ):
-        lock_cur.raw.execute("SELECT pg_advisory_lock(%s)", [_INGEST_LOCK])
-        try:
-            scratch = Store(Path(tmp) / "stage.duckdb", linger=30.0)
-            before: dict[str, pa.Table] = {}
-            with scratch.transaction() as cur:
-                for table, where in tables.items():
-                    columns = table_columns(scratch, table)
-                    data = read_table(store, table, columns, where)
-                    before[table] = data
-                    if data.num_rows:
-                        _insert_frame(cur, table, columns, data)
-            yield scratch
-            with store.transaction() as cur:
-                for table, where in tables.items():
-                    columns = table_columns(scratch, table)
-                    after = read_table(scratch, table, columns, where)
-                    _apply_difference(cur, table, columns, before[table], after)
-            scratch.close()
-        finally:
-            lock_cur.raw.execute("SELECT pg_advisory_unlock(%s)", [_INGEST_LOCK])
-
-
-def _insert_frame(cur: Any, table: str, columns: list[str], data: pa.Table) -> None:
+def insert_frame(cur: Any, table: str, columns: list[str], data: pa.Table) -> None:
     listed = ", ".join(f'"{c}"' for c in columns)
     cur.register("copied_rows", data)
     cur.execute(f'INSERT INTO "{table}" ({listed}) SELECT {listed} FROM copied_rows')
     cur.unregister("copied_rows")
-
-
-def _apply_difference(
-    cur: Any, table: str, columns: list[str], before: pa.Table, after: pa.Table
-) -> None:
-    """Delete the rows of ``before`` missing from ``after``; insert the new rows of ``after``."""
-    old, new = _row_keys(before), _row_keys(after)
-    old_set, new_set = set(old), set(new)
-    removed = [i for i, k in enumerate(old) if k not in new_set]
-    added = [i for i, k in enumerate(new) if k not in old_set]
-    key = primary_key(cur, table)
-    if removed:
-        gone = before.take(removed)
-        match = key or columns
-        cur.register("removed_rows", gone.select(match))
-        condition = " AND ".join(f'"{table}"."{c}" IS NOT DISTINCT FROM r."{c}"' for c in match)
-        cur.execute(f'DELETE FROM "{table}" USING removed_rows r WHERE {condition}')
-        cur.unregister("removed_rows")
-    if added:
-        _insert_frame(cur, table, columns, after.take(added))
 
 
 _STUDY_PROMPTS = "(SELECT prompt_id FROM pairs WHERE study_id = $study)"
@@ -321,7 +242,7 @@ def primary_key(cur: Any, table: str) -> list[str]:
 def _study_rows(cur: Any, table: str, columns: list[str], params: dict[str, str]) -> pa.Table:
     where = STUDY_ROWS[table]
     used = {k: v for k, v in params.items() if f"${k}" in where}
-    return _select_arrow(cur, table, columns, f"WHERE {where}", used)
+    return select_arrow(cur, table, columns, f"WHERE {where}", used)
 
 
 def copy_study(source: Any, destination: Any, study_name: str) -> list[StudyTableCopy]:
@@ -369,8 +290,8 @@ def copy_study(source: Any, destination: Any, study_name: str) -> list[StudyTabl
         for table, (columns, data) in wanted.items():
             after = _study_rows(cur, table, columns, params)
             content = [c for c in columns if c not in BOOKKEEPING_COLUMNS]
-            present = set(_row_keys(after.select(content)))
-            absent = [k for k in _row_keys(data.select(content)) if k not in present]
+            present = set(row_keys(after.select(content)))
+            absent = [k for k in row_keys(data.select(content)) if k not in present]
             if absent:
                 raise StoreError(
                     f"{len(absent)} row(s) of {table} exist in the destination under the same "
