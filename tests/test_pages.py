@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from swapcheck.store import Store
 from swapcheck.store.judgments import judgments_frame
 from swapcheck.store.studies import get_study, list_studies
@@ -20,6 +22,27 @@ def test_overview_shows_counts_and_the_planted_regressions(demo_db: Path) -> Non
 
 
 def test_ingest_page_keeps_good_rows_and_names_rejected_ones(isolated_env: Path) -> None:
+    ingest_page_round_trip()
+
+
+def test_ingest_page_on_a_postgresql_store(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same upload with $SWAPCHECK_DB a PostgreSQL URL (ingest staged in DuckDB)."""
+    monkeypatch.chdir(tmp_path)  # the store's local files (uploads, journals) go to ./data
+    ingest_page_round_trip()
+    from swapcheck.store.postgres import PostgresStore
+
+    with PostgresStore(pg_url, linger=0, local_dir=tmp_path) as pg, pg.cursor() as cur:
+        counts = [
+            cur.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            for table in ("prompts", "quarantine", "sources")
+        ]
+    assert counts == [6, 3, 1]
+
+
+def ingest_page_round_trip() -> None:
+    """Upload a log with 3 bad rows on the Ingest page, then the same bytes again."""
     rows = [json.dumps(r).encode() for r in small_log_rows(6)]
     rows.insert(2, b'{"prompt": "broken json", ')
     rows.insert(4, json.dumps({"id": "x", "prompt": "", "feature": "chat"}).encode())
