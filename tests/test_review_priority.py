@@ -374,6 +374,6 @@ def test_admin_status_counts_complete_pairs_like_the_queue(
     for s in ("chat", "json", "summary"):
         judged = sum(slice_of[p] == s for p in scores)
         assert status.loc[s, "pairs"] == 20
-        assert status.loc[s, "fully judged"] == judged
+        assert status.loc[s, "fully judged"] == status.loc[s, "votes"] == judged
         assert status.loc[s, "decided"] == (expected[s] or "not yet")
     assert status.loc["json", "decided"] == "no-go"  # the baseline won every json pair

@@ -160,6 +160,16 @@ def contested_for_study(store: Store, study: Study) -> set[str]:
         return contested_pair_ids(cur, study)
 
 
+def human_votes_per_pair(store: Store, study: Study) -> pd.DataFrame:
+    """``pair_id``, ``votes``: live human judgments of each judged pair of the study."""
+    with store.cursor() as cur:
+        return cur.execute(
+            "SELECT pair_id, count(*) AS votes FROM judgments WHERE study_id = ? "
+            "AND undone_at IS NULL AND reviewer_type = 'human' GROUP BY pair_id",
+            [study.study_id],
+        ).df()
+
+
 def complete_scores_of(store: Store, study: Study, pair_ids: list[str]) -> pd.DataFrame:
     """:func:`complete_pair_scores` of ``pair_ids`` (ready pairs, in queue order) on a fresh
     cursor: the admin's view counts a pair complete exactly as the queue does."""

@@ -15,6 +15,7 @@ from swapcheck.store import Store
 from swapcheck.store.priority import (
     complete_scores_of,
     get_priority_settings,
+    human_votes_per_pair,
     set_priority_settings,
 )
 from swapcheck.store.studies import Study
@@ -30,19 +31,24 @@ STOP_RULE_HELP = {
 
 
 def priority_status(store: Store, study: Study, settings: PrioritySettings) -> pd.DataFrame:
-    """Per queue slice: pairs, contested pairs, fully judged pairs and the stopping decision."""
+    """Per queue slice: pairs, contested pairs, human votes, fully judged pairs and the
+    stopping decision."""
     strata = priority_strata(store, study)
     if strata.empty:
-        return pd.DataFrame(columns=["slice", "pairs", "contested", "fully judged", "decided"])
+        columns = ["slice", "pairs", "contested", "votes", "fully judged", "decided"]
+        return pd.DataFrame(columns=columns)
     scores = complete_scores_of(store, study, list(strata["pair_id"]))  # in queue order
     outcomes = scores.merge(strata, on="pair_id", how="inner", sort=False)
     decisions = slice_decisions(
         strata, outcomes, study.margin, rule=settings.stop_rule, overlap=study.overlap
     )
     table = strata.groupby("slice").agg(pairs=("pair_id", "size"), contested=("contested", "sum"))
+    votes = human_votes_per_pair(store, study).merge(strata, on="pair_id", how="inner")
+    table["votes"] = votes.groupby("slice")["votes"].sum().reindex(table.index).fillna(0)
     table["fully judged"] = outcomes.groupby("slice").size().reindex(table.index).fillna(0)
     table["decided"] = [decisions.get(str(s)) or "not yet" for s in table.index]
-    return table.reset_index().astype({"fully judged": "int64", "contested": "int64"})
+    counts = {"contested": "int64", "votes": "int64", "fully judged": "int64"}
+    return table.reset_index().astype(counts)
 
 
 def priority_section(store: Store, study: Study) -> None:
@@ -87,6 +93,10 @@ def priority_section(store: Store, study: Study) -> None:
         column_config={
             "contested": st.column_config.NumberColumn(
                 help="Pairs the evaluators or the LLM judge mark as different or contested."
+            ),
+            "votes": st.column_config.NumberColumn(
+                help="Live human votes on the slice's pairs so far (undone ones and LLM judge "
+                "verdicts left out)."
             ),
             "fully judged": st.column_config.NumberColumn(
                 help=f"Pairs with all {study.overlap} human votes this study asks for; only "
