@@ -2,7 +2,7 @@
 
 Builds the demo (``swapcheck.demo.seed_demo``, ``--prompts`` prompts, no votes cast) in a
 temporary DuckDB file. Every (pair, vote k) gets one fixed simulated vote from the planted
-ground truth: ``demo_data.simulated_reviewer_choice`` reading the two answers in text order
+ground truth: ``demo_data.side_blind_choice`` (the two answers read in text order)
 with noise seeded by (prompt, answers, k), as ``demo.cast_simulated_votes`` does; both
 strategies see the same votes.
 
@@ -81,7 +81,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from swapcheck.demo import seed_demo
-from swapcheck.demo_data import simulated_reviewer_choice
+from swapcheck.demo_data import side_blind_choice
 from swapcheck.models import canonical_json
 from swapcheck.review import item_for, left_role_for, next_item, submit_judgment
 from swapcheck.review_priority import (
@@ -188,19 +188,12 @@ def ground_truth_votes(store: Store, study: Study, pairs: pd.DataFrame) -> dict[
         item = item_for(store, study, pair_id, REVIEWERS[0])
         role_left = left_role_for(study, pair_id, REVIEWERS[0])
         first, second = sorted((item.left_text, item.right_text))
+        role_right = "baseline" if role_left == "candidate" else "candidate"
         choices = []
         for k in range(study.overlap):
             rng = random.Random(f"{k}:{canonical_json(item.messages)}:{first}:{second}")
-            pick = simulated_reviewer_choice(item.messages, first, second, rng)
-            if pick in ("left", "right"):
-                if first == second:
-                    pick = "tie"
-                else:
-                    chosen = first if pick == "left" else second
-                    on_left = chosen == item.left_text
-                    role_right = "baseline" if role_left == "candidate" else "candidate"
-                    pick = role_left if on_left else role_right
-            choices.append(pick)
+            pick = side_blind_choice(item.messages, item.left_text, item.right_text, rng)
+            choices.append({"left": role_left, "right": role_right}.get(pick, pick))
         votes[pair_id] = choices
     return votes
 

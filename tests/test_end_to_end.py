@@ -3,14 +3,13 @@ the Results page names the planted regressions with intervals that exclude parit
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 from pathlib import Path
 
 import pytest
 
-from swapcheck.demo_data import demo_records, simulated_reviewer_choice
+from swapcheck.demo_data import demo_records, side_blind_choice
 from swapcheck.ingest import ColumnMapping
 from swapcheck.models import VariantConfig
 from swapcheck.pipeline import generate_study, ingest_file
@@ -46,25 +45,16 @@ def write_log(path: Path, n: int) -> Path:
 def grade_visible_pair(at) -> None:  # type: ignore[no-untyped-def]
     """Read the page like a reviewer (prompt and the two answers as rendered) and press a key.
 
-    The reviewer's coin is seeded by what is on screen, taken in an order that ignores the
-    sides, so each pair gets the same verdict whichever side and turn it comes in (the same
-    answer twice is a tie): the study's random pair ids, which decide sides and turns, then
-    cannot change the outcome, and the test is repeatable.
+    The reviewer votes side-blind with its noise seeded by what is on screen
+    (``demo_data.side_blind_choice``), so each pair gets the same verdict whichever side and
+    turn it comes in: the study's random pair ids, which decide sides and turns, then cannot
+    change the outcome, and the test is repeatable.
     """
     prompt = "\n".join(m.value for block in at.chat_message for m in block.markdown)
     left = "\n".join(m.value for m in at.columns[0].markdown[1:])
     right = "\n".join(m.value for m in at.columns[1].markdown[1:])
-    if left == right:  # the same answer twice: any side pick would hang on the blinding
-        at.button(key="pick_tie").click().run()
-        assert_no_exception(at)
-        return
-    first, second = sorted((left, right))
-    seed = hashlib.sha256("\x00".join((prompt, first, second)).encode()).hexdigest()
-    pick = simulated_reviewer_choice(
-        [{"role": "user", "content": prompt}], first, second, random.Random(seed)
-    )
-    if first != left:  # the reviewer read them in the other order: map back to the screen
-        pick = {"left": "right", "right": "left"}.get(pick, pick)
+    rng = random.Random("\x00".join((prompt, *sorted((left, right)))))
+    pick = side_blind_choice([{"role": "user", "content": prompt}], left, right, rng)
     at.button(key=f"pick_{pick}").click().run()
     assert_no_exception(at)
 

@@ -78,11 +78,11 @@ def seed_demo(store: Store, *, n_prompts: int = 360, seed: int = 7, judge: bool 
 def cast_simulated_votes(store: Store, study: Study, *, seed: int = DEMO_VOTE_SEED) -> int:
     """Let the demo reviewers grade every ready pair once, blind (they see only the two texts).
 
-    Each simulated reviewer reads the two answers in a fixed text order and its noise is seeded
-    by the prompt, and identical answers are called a tie, so the demo's numbers do not depend
-    on the study's secret side assignment.
+    Each simulated reviewer votes side-blind (``demo_data.side_blind_choice``) with noise
+    seeded by the prompt, so the demo's numbers do not depend on the study's secret side
+    assignment.
     """
-    from swapcheck.demo_data import simulated_reviewer_choice
+    from swapcheck.demo_data import side_blind_choice
 
     cast = 0
     # One open cursor keeps the file open across the loop (a store with linger 0 would
@@ -91,14 +91,8 @@ def cast_simulated_votes(store: Store, study: Study, *, seed: int = DEMO_VOTE_SE
         for i, pair_id in enumerate(ready_pair_ids(store, study)):
             reviewer = DEMO_REVIEWERS[i % len(DEMO_REVIEWERS)]
             item = item_for(store, study, pair_id, reviewer)
-            first, second = sorted((item.left_text, item.right_text))
             rng = random.Random(f"{seed}:{canonical_json(item.messages)}")
-            pick = simulated_reviewer_choice(item.messages, first, second, rng)
-            if first == second:  # identical answers: a person calls it a tie, whatever the sides
-                pick = "tie" if pick in ("left", "right") else pick
-            elif pick in ("left", "right"):
-                chosen = first if pick == "left" else second
-                pick = "left" if chosen == item.left_text else "right"
+            pick = side_blind_choice(item.messages, item.left_text, item.right_text, rng)
             if submit_judgment(
                 store,
                 study,

@@ -193,3 +193,19 @@ def simulated_reviewer_choice(
     if roll < 0.90:
         return "right"
     return "tie" if roll < 0.97 else "both_bad"
+
+
+def side_blind_choice(
+    messages: list[dict[str, str]], left: str, right: str, rng: random.Random
+) -> ReviewerChoice:
+    """:func:`simulated_reviewer_choice` reading the two answers in text order, mapped back to
+    the screen's sides, so a vote does not depend on which side each answer landed on; two
+    identical answers are a tie (or both bad), as a person would call them."""
+    first, second = sorted((left, right))
+    pick = simulated_reviewer_choice(messages, first, second, rng)
+    if pick not in ("left", "right"):
+        return pick
+    if first == second:
+        return "tie"
+    chosen = first if pick == "left" else second
+    return "left" if chosen == left else "right"
