@@ -31,8 +31,8 @@ from swapcheck.store.transfer import (
     table_columns,
 )
 
-COPIED_TABLES: dict[str, str] = {"sources": "", "variants": "", "settings": ""}
-"""Small tables an ingest reads in full: copied whole (with a filter, when one is given)."""
+COPIED_TABLES = ("sources", "variants", "settings")
+"""Small tables an ingest reads in full: copied whole."""
 PULLED_TABLES = ("prompts", "prompt_sources", "quarantine", "responses")
 """Big tables: only the rows the ingest asks for (``pull_for_ingest``) are copied."""
 _INGEST_LOCK = 0x5C0A_1A6E
@@ -58,11 +58,12 @@ class _Stage:
                 f'WHERE "{column}" IN (SELECT unnest(?::VARCHAR[])) {where}',
                 [values, *params],
             )
-        fresh = [i for i, key in enumerate(row_keys(data)) if key not in self.keys[table]]
+        keys, seen = row_keys(data), self.keys[table]
+        fresh = [i for i, key in enumerate(keys) if key not in seen]
         if not fresh:
             return
+        seen.update(keys[i] for i in fresh)
         data = data.take(fresh)
-        self.keys[table].update(row_keys(data))
         self.pulled[table].append(data)
         insert_frame(cur, table, columns, data)
 
@@ -118,13 +119,12 @@ def staged_on_duckdb(store: Any) -> Iterator[Any]:
         lock_cur.raw.execute("SELECT pg_advisory_lock(%s)", [_INGEST_LOCK])
         try:
             scratch = Store(Path(tmp) / "stage.duckdb", linger=30.0)
-            copied: dict[str, pa.Table] = {}
+            columns = {t: table_columns(scratch, t) for t in COPIED_TABLES}
+            copied = {t: read_table(store, t, columns[t]) for t in COPIED_TABLES}
             with scratch.transaction() as cur:
-                for table, where in COPIED_TABLES.items():
-                    columns = table_columns(scratch, table)
-                    copied[table] = read_table(store, table, columns, where)
-                    if copied[table].num_rows:
-                        insert_frame(cur, table, columns, copied[table])
+                for table, data in copied.items():
+                    if data.num_rows:
+                        insert_frame(cur, table, columns[table], data)
             stage = _Stage(store, scratch)
             token = _STAGE.set(stage)
             try:
@@ -132,15 +132,13 @@ def staged_on_duckdb(store: Any) -> Iterator[Any]:
             finally:
                 _STAGE.reset(token)
             with store.transaction() as cur:
-                for table, where in COPIED_TABLES.items():
-                    columns = table_columns(scratch, table)
-                    after = read_table(scratch, table, columns, where)
-                    _apply_difference(cur, table, columns, copied[table], after)
+                for table in COPIED_TABLES:
+                    after = read_table(scratch, table, columns[table])
+                    _apply_difference(cur, table, columns[table], copied[table], after)
                 for table in PULLED_TABLES:
-                    columns = stage.columns[table]
-                    after = read_table(scratch, table, columns)
+                    after = read_table(scratch, table, stage.columns[table])
                     before = stage.before(table, after.schema)
-                    _apply_difference(cur, table, columns, before, after)
+                    _apply_difference(cur, table, stage.columns[table], before, after)
             scratch.close()
         finally:
             lock_cur.raw.execute("SELECT pg_advisory_unlock(%s)", [_INGEST_LOCK])
@@ -154,10 +152,9 @@ def _apply_difference(
     old_set, new_set = set(old), set(new)
     removed = [i for i, k in enumerate(old) if k not in new_set]
     added = [i for i, k in enumerate(new) if k not in old_set]
-    key = primary_key(cur, table)
     if removed:
         gone = before.take(removed)
-        match = key or columns
+        match = primary_key(cur, table) or columns
         cur.register("removed_rows", gone.select(match))
         condition = " AND ".join(f'"{table}"."{c}" IS NOT DISTINCT FROM r."{c}"' for c in match)
         cur.execute(f'DELETE FROM "{table}" USING removed_rows r WHERE {condition}')

@@ -60,9 +60,10 @@ def select_arrow(
     return cur.execute(query, params).to_arrow_table()
 
 
-def read_table(store: Any, table: str, columns: list[str], where: str = "") -> pa.Table:
+def read_table(store: Any, table: str, columns: list[str]) -> pa.Table:
+    """Every row of ``table`` (``columns`` in order) as Arrow."""
     with store.cursor() as cur:
-        return select_arrow(cur, table, columns, where)
+        return select_arrow(cur, table, columns)
 
 
 def _canonical(value: object) -> str:
