@@ -303,7 +303,14 @@ def test_two_reviewers_grade_blind_with_the_keyboard(
             undone = cur.execute(
                 "SELECT pair_id, reviewer FROM judgments WHERE undone_at IS NOT NULL"
             ).fetchall()
+            # every pair a page rendered: the judged ones plus the one each page shows at the
+            # end, which its websocket carried too (the reviewer holds a reservation for each)
+            reserved = cur.execute(
+                "SELECT DISTINCT reviewer, pair_id FROM reservations WHERE study_id = ?",
+                [study.study_id],
+            ).fetchall()
         shown = {(r[1], r[0]): item_for(store, study, r[0], r[1]) for r in rows}
+        rendered = {(who, pair): item_for(store, study, pair, who) for who, pair in reserved}
         secrets = secret_words(store, study)
     finally:
         store.close()
@@ -347,17 +354,15 @@ def test_two_reviewers_grade_blind_with_the_keyboard(
     assert {r[3] for r in rows} >= {"tie", "both_bad"}
     assert all(fully_checked.values()), f"no page state free of secret words: {fully_checked}"
 
+    assert set(shown) <= set(rendered), "a judged pair has no reservation"
     for name in REVIEWERS:  # every websocket frame the browser received
         assert any("you judged" in f for f in frames[name]), f"no readable frame for {name}"
+        mine = [it for (who, _), it in rendered.items() if who == name]
+        assert len(mine) > PAIRS_EACH, f"the pair {name}'s page shows at the end is reserved"
         everything_shown = "\n".join(
-            [item.system or "" for (who, _), item in shown.items() if who == name]
-            + [m["content"] for (who, _), it in shown.items() if who == name for m in it.messages]
-            + [
-                t
-                for (who, _), it in shown.items()
-                if who == name
-                for t in (it.left_text, it.right_text)
-            ]
+            [it.system or "" for it in mine]
+            + [m["content"] for it in mine for m in it.messages]
+            + [t for it in mine for t in (it.left_text, it.right_text)]
         )
         assert_blind(f"{name}'s websocket", frames[name], everything_shown, secrets)
 
