@@ -11,6 +11,7 @@ from swapcheck.store.connection import Store
 from swapcheck.store.db_errors import retry_transient
 from swapcheck.store.jsonpath import metadata_path
 from swapcheck.store.judgments import READY_PAIRS_SQL
+from swapcheck.store.responses import succeeded
 from swapcheck.store.studies import Study
 
 if TYPE_CHECKING:
@@ -61,9 +62,9 @@ def study_answers(store: Store, study: Study) -> list[tuple]:
             "SELECT p.prompt_id, q.messages, q.metadata, b.text, c.text "
             "FROM pairs p JOIN prompts q ON q.prompt_id = p.prompt_id "
             "LEFT JOIN responses b ON b.prompt_id = p.prompt_id AND b.variant = $baseline "
-            "     AND b.error IS NULL "
+            f"     AND {succeeded('b')} "
             "LEFT JOIN responses c ON c.prompt_id = p.prompt_id AND c.variant = $candidate "
-            "     AND c.error IS NULL "
+            f"     AND {succeeded('c')} "
             "WHERE p.study_id = $study_id ORDER BY p.position",
             {
                 "study_id": study.study_id,
@@ -80,7 +81,7 @@ def variant_answers(store: Store, variant: str, prompt_ids: Sequence[str]) -> li
             "WITH ids AS (SELECT DISTINCT unnest(?::VARCHAR[]) AS prompt_id) "
             "SELECT r.prompt_id, q.messages, q.metadata, r.text "
             "FROM ids JOIN responses r USING (prompt_id) JOIN prompts q USING (prompt_id) "
-            "WHERE r.variant = ? AND r.error IS NULL AND r.text IS NOT NULL "
+            f"WHERE r.variant = ? AND {succeeded('r')} "
             "ORDER BY r.prompt_id",
             [list(prompt_ids), variant],
         ).fetchall()

@@ -15,15 +15,14 @@ from swapcheck.models import canonical_json
 from swapcheck.store.connection import Store, first_row
 from swapcheck.store.db_errors import TRANSIENT_ERRORS
 from swapcheck.store.jsonpath import metadata_path
+from swapcheck.store.responses import succeeded
 from swapcheck.store.studies import Study
 
-READY_PAIRS_SQL = """
+READY_PAIRS_SQL = f"""
     SELECT p.pair_id, p.prompt_id, p.position
     FROM pairs p
-    JOIN responses b ON b.prompt_id = p.prompt_id AND b.variant = $baseline
-         AND b.error IS NULL AND b.text IS NOT NULL
-    JOIN responses c ON c.prompt_id = p.prompt_id AND c.variant = $candidate
-         AND c.error IS NULL AND c.text IS NOT NULL
+    JOIN responses b ON b.prompt_id = p.prompt_id AND b.variant = $baseline AND {succeeded("b")}
+    JOIN responses c ON c.prompt_id = p.prompt_id AND c.variant = $candidate AND {succeeded("c")}
     WHERE p.study_id = $study_id
 """
 """A study's ready pairs (both answers successful): ``pair_id, prompt_id, position``;

@@ -9,6 +9,7 @@ import pandas as pd
 
 from swapcheck.review_priority import PrioritySettings, parse_priority_settings
 from swapcheck.store.connection import Store, first_row
+from swapcheck.store.responses import succeeded
 from swapcheck.store.settings import get_setting, set_setting
 from swapcheck.store.studies import Study
 
@@ -130,9 +131,9 @@ def contested_pair_ids(cur: duckdb.DuckDBPyConnection, study: Study) -> set[str]
         length_differs AS (
             SELECT sp.pair_id FROM sp
             JOIN responses b ON b.prompt_id = sp.prompt_id AND b.variant = $baseline
-                 AND b.error IS NULL AND b.text IS NOT NULL
+                 AND {succeeded("b")}
             JOIN responses c ON c.prompt_id = sp.prompt_id AND c.variant = $candidate
-                 AND c.error IS NULL AND c.text IS NOT NULL
+                 AND {succeeded("c")}
             WHERE abs(log2(greatest(length(c.text), 1) / greatest(length(b.text), 1)))
                   >= $ratio
         ),

@@ -15,6 +15,13 @@ from swapcheck.store.db_errors import retry_transient
 _IDS = "WITH ids AS (SELECT DISTINCT unnest(?::VARCHAR[]) AS prompt_id) "
 """The prompt ids of a query's first parameter, as table ``ids``."""
 
+
+def succeeded(alias: str) -> str:
+    """SQL condition: the ``responses`` row called ``alias`` is a successful answer (no error,
+    a text). Every query that needs a usable answer says it this way."""
+    return f"{alias}.error IS NULL AND {alias}.text IS NOT NULL"
+
+
 _FIELDS = (
     "prompt_id",
     "variant",
@@ -118,7 +125,7 @@ def answered_requests(
     with store.cursor() as cur:
         rows = cur.execute(
             _IDS + "SELECT r.prompt_id, r.request_hash FROM ids JOIN responses r USING (prompt_id) "
-            "WHERE r.variant = ? AND r.error IS NULL AND r.text IS NOT NULL",
+            f"WHERE r.variant = ? AND {succeeded('r')}",
             [list(prompt_ids), variant],
         ).fetchall()
     return {(prompt_id, request_hash) for prompt_id, request_hash in rows}
@@ -129,8 +136,8 @@ def response_status(store: Store, variant: str, prompt_ids: Sequence[str]) -> di
     with store.cursor() as cur:
         ok, failed = first_row(
             cur.execute(
-                _IDS + "SELECT count(*) FILTER (WHERE error IS NULL AND text IS NOT NULL), "
-                "count(*) FILTER (WHERE error IS NOT NULL) "
+                _IDS + f"SELECT count(*) FILTER (WHERE {succeeded('r')}), "
+                "count(*) FILTER (WHERE r.error IS NOT NULL) "
                 "FROM ids JOIN responses r USING (prompt_id) WHERE r.variant = ?",
                 [list(prompt_ids), variant],
             )
@@ -172,6 +179,6 @@ def answer_lengths(
         return cur.execute(
             _IDS + "SELECT r.prompt_id, r.variant, length(r.text) AS length FROM ids "
             "JOIN responses r USING (prompt_id) WHERE list_contains(?, r.variant) "
-            "AND r.error IS NULL AND r.text IS NOT NULL",
+            f"AND {succeeded('r')}",
             [list(prompt_ids), list(variants)],
         ).df()

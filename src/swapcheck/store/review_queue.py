@@ -40,6 +40,7 @@ from swapcheck.store.priority import (
     read_priority_settings,
     signals_signature,
 )
+from swapcheck.store.responses import succeeded
 from swapcheck.store.studies import Study
 
 
@@ -122,8 +123,8 @@ def _queue_state(store: Store, cur: duckdb.DuckDBPyConnection, study: Study) -> 
     variants = [study.baseline_variant, study.candidate_variant]
     signature = first_row(
         cur.execute(
-            "SELECT count(*), max(created_at) FROM responses WHERE list_contains($v, variant) "
-            "AND error IS NULL AND text IS NOT NULL",
+            "SELECT count(*), max(created_at) FROM responses r WHERE list_contains($v, variant) "
+            f"AND {succeeded('r')}",
             {"v": variants},
         )
     )
@@ -160,9 +161,9 @@ def _queue_state(store: Store, cur: duckdb.DuckDBPyConnection, study: Study) -> 
         SELECT p.pair_id, p.position, {slice_expr} AS slice
         FROM pairs p {join}
         JOIN responses b ON b.prompt_id = p.prompt_id AND b.variant = $baseline
-             AND b.error IS NULL AND b.text IS NOT NULL
+             AND {succeeded("b")}
         JOIN responses c ON c.prompt_id = p.prompt_id AND c.variant = $candidate
-             AND c.error IS NULL AND c.text IS NOT NULL
+             AND {succeeded("c")}
         WHERE p.study_id = $study_id {leak_filter}
         ORDER BY p.position
         """,
