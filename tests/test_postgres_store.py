@@ -12,6 +12,7 @@ import pytest
 from swapcheck.cli import main
 from swapcheck.review import next_item, submit_judgment
 from swapcheck.store import Store
+from swapcheck.store.advisory import advisory_key
 from swapcheck.store.judgments import ready_pair_ids
 from swapcheck.store.postgres import PostgresStore, _split_schema, redacted_url
 from swapcheck.store.sql_postgres import Catalog, TableInfo, Translator
@@ -205,8 +206,8 @@ def test_judge_verdicts_of_another_process_are_waited_for_then_kept(
         other.execute(f'SET search_path TO "{schema}"')
         other.execute("BEGIN")
         other.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-            [f"swapcheck-judge:{study.study_id}:{reviewer}"],
+            "SELECT pg_advisory_xact_lock(%s)",
+            [advisory_key(schema, "judge", study.study_id, reviewer)],
         )
         other.execute(
             "INSERT INTO judgments (judgment_id, study_id, pair_id, reviewer, reviewer_type, "

@@ -19,11 +19,12 @@ A DuckDB file has one writing process at a time, so its runs of one variant neve
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import threading
 from collections.abc import Iterator
 from typing import Any, Protocol
+
+from swapcheck.store.advisory import advisory_key
 
 logger = logging.getLogger(__name__)
 
@@ -56,14 +57,6 @@ class SoleWorkerClaims:
         return None
 
 
-def claim_key(namespace: str, variant: str, prompt_id: str) -> int:
-    """A signed 64-bit advisory lock key for one prompt of one variant in one store."""
-    digest = hashlib.blake2b(
-        "\x1f".join((namespace, variant, prompt_id)).encode("utf-8"), digest_size=8
-    ).digest()
-    return int.from_bytes(digest, "big", signed=True)
-
-
 class AdvisoryClaims:
     """Claims as PostgreSQL session advisory locks on a connection held for the whole run."""
 
@@ -71,7 +64,7 @@ class AdvisoryClaims:
 
     def __init__(self, store: Any, variant: str) -> None:
         self.variant = variant
-        self.namespace = f"swapcheck-generation:{store.schema or 'public'}"
+        self.schema = store.schema
         self._lease = store.cursor()
         self._raw = self._lease.__enter__().raw  # plain psycopg: this SQL is PostgreSQL's own
         self._lock = threading.Lock()  # the engine claims from worker threads, the sink releases
@@ -80,7 +73,7 @@ class AdvisoryClaims:
 
     def try_claim(self, prompt_id: str, request_hash: str) -> bool:
         """Claim ``prompt_id`` unless another worker holds it or it already has this answer."""
-        key = claim_key(self.namespace, self.variant, prompt_id)
+        key = advisory_key(self.schema, "generation", self.variant, prompt_id)
         with self._lock:
             if prompt_id in self._held:
                 return True
@@ -150,7 +143,7 @@ def batch_submission_turn(store: Any, variant: str) -> Iterator[None]:
         return
     from psycopg.errors import LockNotAvailable  # only reached with the postgres extra
 
-    key = claim_key(f"swapcheck-batch-submit:{store.schema or 'public'}", variant, "")
+    key = advisory_key(store.schema, "batch-submit", variant)
     with store.cursor() as lease:
         raw = lease.raw  # plain psycopg: this SQL is PostgreSQL's own
         while True:  # each wait ends at the connection's lock_timeout: say so, wait again

@@ -22,6 +22,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from swapcheck.store.advisory import advisory_key
 from swapcheck.store.transfer import (
     insert_frame,
     primary_key,
@@ -35,7 +36,6 @@ COPIED_TABLES = ("sources", "variants", "settings")
 """Small tables an ingest reads in full: copied whole."""
 PULLED_TABLES = ("prompts", "prompt_sources", "quarantine", "responses")
 """Big tables: only the rows the ingest asks for (``pull_for_ingest``) are copied."""
-_INGEST_LOCK = 0x5C0A_1A6E
 
 
 class _Stage:
@@ -116,7 +116,8 @@ def staged_on_duckdb(store: Any) -> Iterator[Any]:
         store.cursor() as lock_cur,
         tempfile.TemporaryDirectory(prefix="swapcheck-stage-") as tmp,
     ):
-        lock_cur.raw.execute("SELECT pg_advisory_lock(%s)", [_INGEST_LOCK])
+        ingest_lock = advisory_key(store.schema, "ingest")
+        lock_cur.raw.execute("SELECT pg_advisory_lock(%s)", [ingest_lock])
         try:
             scratch = Store(Path(tmp) / "stage.duckdb", linger=30.0)
             columns = {t: table_columns(scratch, t) for t in COPIED_TABLES}
@@ -141,7 +142,7 @@ def staged_on_duckdb(store: Any) -> Iterator[Any]:
                     _apply_difference(cur, table, stage.columns[table], before, after)
             scratch.close()
         finally:
-            lock_cur.raw.execute("SELECT pg_advisory_unlock(%s)", [_INGEST_LOCK])
+            lock_cur.raw.execute("SELECT pg_advisory_unlock(%s)", [ingest_lock])
 
 
 def _apply_difference(

@@ -13,6 +13,7 @@ import pandas as pd
 
 from swapcheck.errors import ConfigError
 from swapcheck.models import CHOICES, canonical_json
+from swapcheck.store.advisory import advisory_key
 from swapcheck.store.connection import Store
 from swapcheck.store.settings import JSONValue, get_setting, set_setting
 from swapcheck.store.studies import Study
@@ -303,8 +304,8 @@ def write_judge_judgments(
     with _VERDICT_WRITERS, store.transaction() as cur:
         if getattr(cur, "dialect", "duckdb") == "postgres":  # other processes take turns too
             cur.raw.execute(  # type: ignore[attr-defined]
-                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-                [f"swapcheck-judge:{study.study_id}:{reviewer}"],
+                "SELECT pg_advisory_xact_lock(%s)",
+                [advisory_key(store.schema, "judge", study.study_id, reviewer)],
             )
         if undo:
             cur.execute(

@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from swapcheck.errors import ConfigError, StoreError
+from swapcheck.store.advisory import DATABASE_WIDE, advisory_key
 
 if TYPE_CHECKING:
     from swapcheck.store.sql_postgres import TableInfo
@@ -43,7 +44,6 @@ LOCK_WAIT = "30s"
 NUL_STAND_IN = "\u2400"
 """PostgreSQL text cannot hold U+0000; frames written to it show the character as the visible
 symbol for NUL instead (only quarantined raw lines ever carry one)."""
-_MIGRATION_LOCK = 0x5C0A_C4EC
 _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
 _ARROW_OF_OID: dict[int, pa.DataType] = {
@@ -267,14 +267,16 @@ class PostgresStore:
 
         with self.cursor() as cur:
             raw = cur.raw
-            raw.execute("SELECT pg_advisory_lock(%s)", [_MIGRATION_LOCK])
+            # database-wide: every schema's store (re)creates the same compat functions
+            migration_lock = advisory_key(DATABASE_WIDE, "migrate")
+            raw.execute("SELECT pg_advisory_lock(%s)", [migration_lock])
             try:
                 if self.schema:
                     raw.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
                 raw.execute(compat_sql())
                 applied = run_migrations(cur)
             finally:
-                raw.execute("SELECT pg_advisory_unlock(%s)", [_MIGRATION_LOCK])
+                raw.execute("SELECT pg_advisory_unlock(%s)", [migration_lock])
         self.translator.forget()
         return applied
 
