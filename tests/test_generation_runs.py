@@ -4,7 +4,9 @@ interrupted runs, budgets across variants, a CLI run beside an app run, and no k
 from __future__ import annotations
 
 import subprocess
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,7 +21,7 @@ from swapcheck.store.responses import response_status
 from swapcheck.store.runs import create_run, get_run, list_runs, request_stop
 from swapcheck.store.studies import Study, create_study, study_prompt_ids
 from swapcheck.store.variants import save_variant
-from tests.fake_openai_server import FakeOpenAIServer
+from tests.fake_openai_server import FakeOpenAIServer, echo_responder
 from tests.helpers import small_log_rows, write_jsonl
 from tests.test_cli import console_script
 from tests.waiting import wait_for
@@ -47,10 +49,29 @@ def _study(
     )
 
 
+class AnswersAfterGate:
+    """Answers the first ``free`` requests at once; later ones wait until ``gate`` opens, so a
+    run cannot finish before the test lets it (at most 60 s, never a hang)."""
+
+    def __init__(self, free: int) -> None:
+        self.free, self.seen = free, 0
+        self.gate = threading.Event()
+        self._lock = threading.Lock()
+
+    def __call__(self, messages: list[dict[str, Any]], model: str, body: dict[str, Any]) -> str:
+        with self._lock:
+            self.seen += 1
+            held = self.seen > self.free
+        if held:
+            self.gate.wait(60)
+        return echo_responder(messages, model, body)
+
+
 def test_background_run_reports_progress_stops_on_request_and_resumes(
     tmp_store: Store, tmp_path: Path
 ) -> None:
-    with FakeOpenAIServer(latency_s=0.05) as server:
+    answers = AnswersAfterGate(free=10)
+    with FakeOpenAIServer(answers, latency_s=0.05) as server:
         study = _study(tmp_store, tmp_path, server, 80)
         settings = GenerationSettings(concurrency=2)
         outcome: list[BaseException] = []
@@ -72,11 +93,24 @@ def test_background_run_reports_progress_stops_on_request_and_resumes(
         run = list_runs(tmp_store, active_only=True)[0]
         assert run.variant == "cand" and run.total == 80 and run.origin == "cli"
         assert request_stop(tmp_store, run.run_id)
+        asked = get_run(tmp_store, run.run_id)
+        assert asked is not None and asked.status == "stopping"
+
+        def heartbeat_since_the_request() -> bool:  # its update returned the stop flag
+            now = get_run(tmp_store, run.run_id)
+            return now is not None and now.updated_at > asked.updated_at
+
+        # the requests after the 10th are held, so the run is still going when it sees the stop
+        wait_for(heartbeat_since_the_request, "a heartbeat of the run", timeout=60)
+        answers.gate.set()
         wait_for(lambda: not background_running("t1"), "the run to stop", timeout=60)
         assert outcome == []
         stopped = get_run(tmp_store, run.run_id)
         assert stopped is not None and stopped.status == "stopped"
-        assert 5 <= stopped.succeeded < 80 and stopped.finished_at is not None
+        # the held requests finish; a job started in the instant between the heartbeat's
+        # commit and the run noticing the stop would be the most that could follow them
+        assert 10 <= stopped.succeeded <= 10 + 2 * settings.concurrency
+        assert stopped.finished_at is not None
         assert "not started" in (stopped.message or "")
         ids = study_prompt_ids(tmp_store, study)
         assert response_status(tmp_store, "cand", ids)["answered"] == stopped.succeeded

@@ -43,6 +43,7 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.release = threading.Event()
+        self.closed = threading.Event()  # a connection's handler finished and closed it
         self.connections = 0
         if tls is not None:
             self.socket = tls.wrap_socket(self.socket, server_side=True)
@@ -51,6 +52,10 @@ class _Server(ThreadingHTTPServer):
         pair = super().get_request()
         self.connections += 1
         return pair
+
+    def shutdown_request(self, request: Any) -> None:
+        super().shutdown_request(request)
+        self.closed.set()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         pass
@@ -118,7 +123,10 @@ def test_a_connection_the_server_closed_is_not_reused(serve: Any) -> None:
     async def main() -> list[str]:
         async with _client() as client:
             first = await client.get(_url(server, "/close"))
-            await asyncio.sleep(0.05)  # let the FIN arrive, as between two real requests
+            # the server has closed the socket (its FIN is on the way), as between two real
+            # requests; the short sleep lets the client's event loop see it
+            assert await asyncio.to_thread(server.closed.wait, 10)
+            await asyncio.sleep(0.05)
             second = await client.get(_url(server, "/after"))
             return [first.text, second.text]
 

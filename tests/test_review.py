@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import given
@@ -18,7 +20,7 @@ from swapcheck.review import (
     submit_judgment,
     unblind,
 )
-from swapcheck.store import Store
+from swapcheck.store import Store, studies
 from swapcheck.store.judgments import judgments_frame, ready_pair_ids, review_progress
 from swapcheck.store.studies import create_study
 from tests.helpers import simulated_study
@@ -38,9 +40,14 @@ def test_unblind_maps_screen_picks_to_variants(pick: str, left_role: str) -> Non
 
 
 def test_sides_are_stable_balanced_and_depend_on_the_reviewer(
-    tmp_store: Store, tmp_path: Path
+    tmp_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # a fixed study id and secret: pair ids and sides are then fixed, so the balance check
+    # below is a fact about this study, not a 1-in-6000 chance of failing
+    monkeypatch.setattr(studies, "uuid", SimpleNamespace(uuid4=lambda: uuid.UUID(int=0x5EED)))
+    monkeypatch.setattr(studies, "secrets", SimpleNamespace(token_hex=lambda n: "ab" * n))
     study = simulated_study(tmp_store, tmp_path, n=60)
+    assert (study.study_id, study.blind_salt) == ("st_" + f"{0x5EED:032x}"[:12], "ab" * 16)
     pairs = ready_pair_ids(tmp_store, study)
     for reviewer in ("ana", "bo"):
         roles = [left_role_for(study, p, reviewer) for p in pairs]
