@@ -26,7 +26,7 @@ SOAK_RATES = FaultRates(
 SOAK_SETTINGS = GenerationSettings(
     concurrency=64,
     max_retries=8,
-    timeout_s=2.0,  # the server hangs 2.5 s: beyond it
+    timeout_s=5.0,  # the server hangs 6 s: beyond it; an answer (ms) is far within it
     backoff_base_s=0.01,
     backoff_cap_s=0.3,  # >= the largest Retry-After (0.1 s): that is a floor
     flush_every=100,
@@ -63,7 +63,7 @@ def make_variant(server: FaultServer, **overrides: Any) -> VariantConfig:
 
 @pytest.fixture
 def server() -> Iterator[FaultServer]:
-    with FaultServer(SOAK_RATES, seed=20261125, retry_after_max_s=0.1, hang_s=2.5) as fake:
+    with FaultServer(SOAK_RATES, seed=20261125, retry_after_max_s=0.1, hang_s=6.0) as fake:
         yield fake
 
 
