@@ -9,7 +9,9 @@ each, ``--repeat`` times with new rows each time, and reports the medians.
 
 Last line: one JSON object ``stored``, ``rows``, ``duckdb_small_ingest_s``,
 ``postgres_small_ingest_s``, ``ratio`` (PostgreSQL / DuckDB; target <= 3, printed, never
-asserted), ``duckdb_bulk_ingest_s``, ``postgres_bulk_ingest_s``.
+asserted), ``duckdb_bulk_ingest_s``, ``postgres_bulk_ingest_s`` (the ``--stored`` prompts into an
+empty store) and ``duckdb_overlap_ingest_s``, ``postgres_overlap_ingest_s`` (then a file as big,
+half of it already stored: the merge compares every row it pulled).
 
     python bench/postgres_ingest.py                       # 100,000 stored prompts, 100-row files
     python bench/postgres_ingest.py --stored 1000000 --url postgresql://me@127.0.0.1/swapcheck
@@ -81,9 +83,12 @@ def main() -> None:
         for k in range(args.repeat):
             start = args.stored + k * args.rows
             smalls.append(write_log(folder / f"small-{k}.jsonl", start - overlap, args.rows))
+        half = args.stored // 2
+        overlapping = write_log(folder / "overlapping.jsonl", half, args.stored)
         duck = Store(folder / "bench.duckdb", linger=30)
         duck_bulk = timed(duck, bulk)
         duck_runs = [timed(duck, path) for path in smalls]
+        duck_overlap = timed(duck, overlapping)
         duck.close()
         with given_or_throwaway(args.url) as base:
             sep = "&" if "?" in base else "?"
@@ -91,6 +96,7 @@ def main() -> None:
             pg = PostgresStore(url, linger=30, local_dir=folder)
             pg_bulk = timed(pg, bulk)
             pg_runs = [timed(pg, path) for path in smalls]
+            pg_overlap = timed(pg, overlapping)
             with pg.cursor() as cur:
                 cur.raw.execute(f'DROP SCHEMA "{pg.schema}" CASCADE')
             pg.close()
@@ -98,6 +104,8 @@ def main() -> None:
     ratio = pg_s / duck_s
     print(f"stored prompts: {args.stored}; bulk ingest DuckDB {duck_bulk:.2f} s, "
           f"PostgreSQL {pg_bulk:.2f} s")  # fmt: skip
+    print(f"then {args.stored} rows, half of them stored: DuckDB {duck_overlap:.2f} s, "
+          f"PostgreSQL {pg_overlap:.2f} s")  # fmt: skip
     print("small ingests (s): DuckDB " + ", ".join(f"{t:.2f}" for t in duck_runs))
     print("small ingests (s): PostgreSQL " + ", ".join(f"{t:.2f}" for t in pg_runs))
     print(
@@ -114,6 +122,8 @@ def main() -> None:
                 "ratio": round(ratio, 3),
                 "duckdb_bulk_ingest_s": round(duck_bulk, 2),
                 "postgres_bulk_ingest_s": round(pg_bulk, 2),
+                "duckdb_overlap_ingest_s": round(duck_overlap, 2),
+                "postgres_overlap_ingest_s": round(pg_overlap, 2),
             }
         )
     )

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from swapcheck.ingest import ColumnMapping
 from swapcheck.pipeline import ingest_file
@@ -135,3 +139,48 @@ def test_a_staged_ingest_pulls_the_rows_of_its_file_not_the_store(
         ).fetchone()[0]
     assert links == 7
     pg.close()
+
+
+_rows = st.lists(
+    st.tuples(
+        st.sampled_from([None, "a", "b", ""]),
+        st.sampled_from([None, 1, 2]),
+        st.sampled_from([None, datetime(2026, 1, 1), datetime(2026, 1, 2, 3, 4, 5, 6)]),
+    ),
+    max_size=12,
+)
+
+
+def _table(rows: list[tuple[Any, ...]]) -> pa.Table:
+    text, n, at = (list(c) for c in zip(*rows, strict=True)) if rows else ([], [], [])
+    return pa.table(
+        {
+            "text": pa.array(text, pa.string()),
+            "n": pa.array(n, pa.int32()),
+            "at": pa.array(at, pa.timestamp("us")),
+        }
+    )
+
+
+@pytest.fixture(params=["python", "duckdb"])
+def comparison(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways ``rows_not_in`` compares: rows in Python (small tables), DuckDB's anti-join."""
+    monkeypatch.setattr(
+        ingest_stage, "ANTI_JOIN_FROM_ROWS", 10**9 if request.param == "python" else 0
+    )
+    return str(request.param)
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=_rows, other=_rows)
+def test_rows_not_in_is_the_difference_of_rows_as_values(
+    comparison: str, rows: list[tuple[Any, ...]], other: list[tuple[Any, ...]]
+) -> None:
+    """Against a plain comparison of whole rows as values: NULL equals NULL, every duplicate
+    of a row missing from ``other`` stays, types come back as they went in."""
+    mine, theirs = _table(rows), _table(other)
+    kept = ingest_stage.rows_not_in(mine, theirs)
+    expected = [r for r in rows if r not in other]  # tuples: None == None, as in SQL's IS NOT
+    got = [(r["text"], r["n"], r["at"]) for r in kept.to_pylist()]  # DISTINCT FROM
+    assert sorted(map(repr, got)) == sorted(map(repr, expected))
+    assert kept.schema == mine.schema

@@ -20,6 +20,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 
 from swapcheck.store.advisory import advisory_key
@@ -45,7 +46,6 @@ class _Stage:
         self.origin = origin
         self.columns = {t: table_columns(scratch, t) for t in PULLED_TABLES}
         self.pulled: dict[str, list[pa.Table]] = {t: [] for t in PULLED_TABLES}
-        self.keys: dict[str, set[str]] = {t: set() for t in PULLED_TABLES}
 
     def pull(self, cur: Any, table: str, column: str, values: list[Any], where: str,
              params: Sequence[Any]) -> None:  # fmt: skip
@@ -58,12 +58,10 @@ class _Stage:
                 f'WHERE "{column}" IN (SELECT unnest(?::VARCHAR[])) {where}',
                 [values, *params],
             )
-        keys, seen = row_keys(data), self.keys[table]
-        fresh = [i for i, key in enumerate(keys) if key not in seen]
-        if not fresh:
+        if self.pulled[table]:
+            data = rows_not_in(data, self.before(table, data.schema))
+        if not data.num_rows:
             return
-        seen.update(keys[i] for i in fresh)
-        data = data.take(fresh)
         self.pulled[table].append(data)
         insert_frame(cur, table, columns, data)
 
@@ -149,16 +147,40 @@ def _apply_difference(
     cur: Any, table: str, columns: list[str], before: pa.Table, after: pa.Table
 ) -> None:
     """Delete the rows of ``before`` missing from ``after``; insert the new rows of ``after``."""
-    old, new = row_keys(before), row_keys(after)
-    old_set, new_set = set(old), set(new)
-    removed = [i for i, k in enumerate(old) if k not in new_set]
-    added = [i for i, k in enumerate(new) if k not in old_set]
-    if removed:
-        gone = before.take(removed)
+    if before.num_rows:
+        gone, added = rows_not_in(before, after), rows_not_in(after, before)
+    else:  # nothing was pulled (e.g. a first ingest): every row is new
+        gone, added = before, after
+    if gone.num_rows:
         match = primary_key(cur, table) or columns
         cur.register("removed_rows", gone.select(match))
         condition = " AND ".join(f'"{table}"."{c}" IS NOT DISTINCT FROM r."{c}"' for c in match)
         cur.execute(f'DELETE FROM "{table}" USING removed_rows r WHERE {condition}')
         cur.unregister("removed_rows")
-    if added:
-        insert_frame(cur, table, columns, after.take(added))
+    if added.num_rows:
+        insert_frame(cur, table, columns, added)
+
+
+ANTI_JOIN_FROM_ROWS = 5_000
+"""From this many rows on both sides together, ``rows_not_in`` hands the comparison to DuckDB
+(about 20 ms to set up, then far faster than comparing Python rows)."""
+
+
+def rows_not_in(rows: pa.Table, other: pa.Table) -> pa.Table:
+    """The rows of ``rows`` equal to no row of ``other`` (same columns; NULL equals NULL),
+    duplicates kept, in no particular order: compared as canonical rows in Python when the
+    tables are small, by a hash anti-join in an in-memory DuckDB when they are not."""
+    if not other.num_rows or not rows.num_rows:
+        return rows
+    if rows.num_rows + other.num_rows < ANTI_JOIN_FROM_ROWS:
+        absent = set(row_keys(other))
+        kept = [i for i, key in enumerate(row_keys(rows)) if key not in absent]
+        return rows.take(pa.array(kept, pa.int64()))
+    if other.schema != rows.schema:
+        other = other.cast(rows.schema)
+    same = " AND ".join(f'r."{c}" IS NOT DISTINCT FROM o."{c}"' for c in rows.column_names)
+    with duckdb.connect() as con:
+        con.register("rows_in", rows)
+        con.register("other_rows", other)
+        kept = con.sql(f"SELECT r.* FROM rows_in r ANTI JOIN other_rows o ON {same}")
+        return kept.to_arrow_table().cast(rows.schema)
