@@ -69,6 +69,8 @@ class FakeBatchServer:
         self.inputs: dict[str, list[dict[str, Any]]] = {}
         """Per accepted batch id: its requests (OpenAI JSONL lines / Anthropic requests)."""
         self.submissions = 0
+        self.online: list[dict[str, Any]] = []
+        """Bodies of online (non-batch) chat completions, which the same base URL answers."""
         self.create_attempts = 0
         self.polls: Counter[str] = Counter()
         self.seen: list[SeenRequest] = []
@@ -214,6 +216,10 @@ class _Handler(BaseHTTPRequestHandler):
     # -- OpenAI -----------------------------------------------------------------------------
     def _openai(self, method: str, parts: list[str], raw: bytes) -> None:
         fake = self.fake
+        if method == "POST" and parts == ["chat", "completions"]:  # an online request
+            body = json.loads(raw)
+            fake.online.append(body)
+            return self._json(_chat_response(body)["body"])
         if method == "POST" and parts == ["files"]:
             fields = self._multipart(raw)
             if fields.get("purpose") != b"batch" or "file" not in fields:

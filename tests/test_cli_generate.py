@@ -116,6 +116,36 @@ def test_batch_api_that_stops_waiting_leaves_the_batch_for_the_next_call(
     assert _answered(isolated_env) == 5
 
 
+def test_online_generation_does_not_pay_again_for_prompts_in_open_batches(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, isolated_env: Path
+) -> None:
+    with FakeBatchServer(polls_to_complete=3) as server:
+        _setup(capsys, tmp_path, server.openai_base_url, 6)
+        code, out, _ = run(
+            capsys, "generate", "--study", STUDY, "--batch-api", "--max-wait", "0",
+            "--poll-interval", "0.05",
+        )  # fmt: skip
+        assert code == 4 and len(server.submitted_requests()) == 6
+        # an online run while the batch is open: nothing to send, and it says why
+        code, out, err = run(capsys, "generate", "--study", STUDY, "--estimate", "--json")
+        assert code == 0 and json.loads(out)["cand"]["jobs"] == 0
+        code, out, err = run(capsys, "generate", "--study", STUDY, "--json")
+        assert code == 4, "answers are still to come: not a finished generation"
+        assert json.loads(out)["in_open_batches"] == {"cand": 6}
+        code, out, err = run(capsys, "generate", "--study", STUDY)
+        assert "cand: 6 prompt(s) wait in open Batch API batches" in out
+        assert server.online == [], "an online request for a prompt the batch will answer"
+        code, out, err = run(
+            capsys, "generate", "--study", STUDY, "--batch-api", "--poll-interval", "0.05"
+        )
+        assert code == 0, err
+        assert _answered(isolated_env) == 6
+        # collected: the batch no longer holds them, so nothing waits and nothing is missing
+        code, out, err = run(capsys, "generate", "--study", STUDY, "--json")
+        assert code == 0 and json.loads(out)["in_open_batches"] == {"cand": 0}
+    assert server.online == [] and server.submissions == 1
+
+
 def test_runs_stop_of_an_unknown_run_is_a_user_error(
     capsys: pytest.CaptureFixture[str], isolated_env: Path
 ) -> None:

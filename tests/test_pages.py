@@ -147,6 +147,41 @@ def test_generate_page_runs_in_the_background_with_estimates_and_history(demo_db
     assert sent["messages"][-1]["role"] == "user"
 
 
+def test_generate_page_counts_prompts_in_open_batches_out_of_what_it_would_send(
+    demo_db: Path,
+) -> None:
+    from swapcheck.models import VariantConfig
+    from swapcheck.pipeline import study_jobs
+    from swapcheck.store import provider_batches as batches_db
+    from swapcheck.store.studies import create_study
+    from swapcheck.store.variants import save_variant
+
+    with Store(demo_db, linger=0) as store:
+        variant = VariantConfig(name="fresh", provider="simulated", model="sim-fresh")
+        save_variant(store, variant)  # no answers yet: every prompt is to be sent
+        study = create_study(
+            store, "batch pending", baseline="sim-baseline", candidate="fresh",
+            sources=["demo_prompt_log.jsonl"],
+        )  # fmt: skip
+        jobs = study_jobs(store, study, variant)
+        items = [
+            batches_db.BatchItem(f"c{i}", j.prompt_id, variant.request_hash(j.messages))
+            for i, j in enumerate(jobs[:3])
+        ]
+        batches_db.record_batch(
+            store, batch_id="batch_pending", variant="fresh", provider="openai",
+            run_id=None, status="in_progress", items=items,
+        )  # fmt: skip
+    at = open_page("generate")
+    at.selectbox(key="study").select("batch pending").run()
+    assert_no_exception(at)
+    status = at.dataframe[0].value.set_index("variant")
+    assert len(jobs) > 3
+    assert status.loc["fresh", "note"] == "3 in open Batch API batches: not sent again"
+    assert status.loc["fresh", "to send"] == len(jobs) - 3
+    assert status.loc["sim-baseline", "note"] == ""
+
+
 def test_review_page_grades_blind_and_stores_unblinded(demo_db: Path) -> None:
     at = open_page("review")
     at.text_input[0].input("Dana")

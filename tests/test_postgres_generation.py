@@ -18,6 +18,7 @@ from swapcheck.batch_api import BatchReport
 from swapcheck.models import ResponseRecord, VariantConfig
 from swapcheck.pipeline import ingest_file
 from swapcheck.store import Store
+from swapcheck.store import provider_batches as batches_db
 from swapcheck.store.claims import AdvisoryClaims, open_claims
 from swapcheck.store.postgres import PostgresStore
 from swapcheck.store.responses import write_responses
@@ -148,6 +149,32 @@ def test_claims_split_prompts_between_runs_on_postgres_only(tmp_store: Any) -> N
     finally:
         first.close()
         second.close()
+
+
+@pytest.mark.both_backends
+def test_a_claim_skips_a_request_that_an_open_batch_holds(tmp_store: Any) -> None:
+    """A Batch API batch recorded after an online run chose its jobs: the run's workers do not
+    send those requests too (the batch's answers arrive when it is collected)."""
+    claims = open_claims(tmp_store, "cand")
+    try:
+        batches_db.record_batch(
+            tmp_store, batch_id="batch_1", variant="cand", provider="openai", run_id=None,
+            status="in_progress", items=[batches_db.BatchItem("c1", "p1", "h1")],
+        )  # fmt: skip
+        if tmp_store.dialect == "duckdb":
+            # one run per variant at a time; the run leaves such jobs out when it starts
+            assert claims.try_claim("p1", "h1")
+            return
+        assert not claims.try_claim("p1", "h1"), "the open batch will answer it"
+        assert claims.try_claim("p1", "h2"), "a different request is not in the batch"
+        assert claims.try_claim("p2", "h1")
+        other = open_claims(tmp_store, "base")
+        assert other.try_claim("p1", "h1"), "batches are per variant"
+        other.close()
+        batches_db.update_batch(tmp_store, "batch_1", batches_db.ABANDONED)
+        assert claims.try_claim("p1", "h1"), "an abandoned batch answers nothing"
+    finally:
+        claims.close()
 
 
 class OverlapGate:

@@ -125,6 +125,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
                     "recovered": report.recovered,
                     "reports": {k: asdict(v) for k, v in report.reports.items()},
                     "skipped": report.skipped,
+                    "in_open_batches": report.in_open_batches,
                     "status": report.status,
                 },
                 indent=2,
@@ -134,6 +135,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         print(report.summary())
     failed = sum(r.failed for r in report.reports.values())
     unfinished = any(r.cancelled or r.budget_exhausted for r in report.reports.values())
+    unfinished = unfinished or any(report.in_open_batches.values())  # answers still to come
     return 4 if failed or unfinished else 0
 
 

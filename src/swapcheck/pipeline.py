@@ -30,6 +30,7 @@ from swapcheck.stats_agreement import (
 )
 from swapcheck.stats_decisions import decision_table, overall_verdict
 from swapcheck.store import Store
+from swapcheck.store import provider_batches as batches_db
 from swapcheck.store.db_errors import DATABASE_ERRORS
 from swapcheck.store.judgments import judgments_frame
 from swapcheck.store.responses import pending_jobs, response_status, write_responses
@@ -69,6 +70,8 @@ class StudyGenerationReport:
     skipped: dict[str, str] = field(default_factory=dict)
     status: dict[str, dict[str, int]] = field(default_factory=dict)
     run_ids: dict[str, str] = field(default_factory=dict)
+    in_open_batches: dict[str, int] = field(default_factory=dict)
+    """Per variant: prompts not sent because an open Batch API batch holds the same request."""
     recovered: int = 0
     evaluation: str | None = None
     """The evaluators' run after generation (``evaluate.evaluate_study``), or why it failed."""
@@ -89,6 +92,12 @@ class StudyGenerationReport:
                 f"{rep.retries} retries, {rep.input_tokens + rep.output_tokens} tokens, "
                 f"${rep.cost:.4f}"
             )
+        for name, waiting in self.in_open_batches.items():
+            if waiting:
+                lines.append(
+                    f"{name}: {waiting} prompt(s) wait in open Batch API batches and were not "
+                    "sent again (collect them: swapcheck generate --batch-api)"
+                )
         for name, why in self.skipped.items():
             lines.append(f"{name}: {why}")
         if self.evaluation:
@@ -121,6 +130,19 @@ def study_jobs(store: Store, study: Study, variant: VariantConfig) -> list[Gener
     return pending_jobs(store, variant, study_prompt_ids(store, study), prepare=prepare)
 
 
+def without_open_batches(
+    store: Store, variant: VariantConfig, jobs: list[GenerationJob]
+) -> tuple[list[GenerationJob], int]:
+    """The jobs whose exact request no open Batch API batch of ``variant`` holds, and how many
+    it holds: their answers arrive when the batch is collected, so sending them online too
+    would pay twice."""
+    in_flight = batches_db.open_requests(store, variant.name)
+    if not in_flight:
+        return jobs, 0
+    kept = [j for j in jobs if (j.prompt_id, variant.request_hash(j.messages)) not in in_flight]
+    return kept, len(jobs) - len(kept)
+
+
 def estimate_study_cost(
     store: Store, study: Study, variants: list[str] | None = None
 ) -> dict[str, CostEstimate]:
@@ -129,7 +151,8 @@ def estimate_study_cost(
     for name in variants or list(study.variants):
         variant = get_variant(store, name)
         if variant.provider != LOGGED_VARIANT:
-            out[name] = estimate_cost(variant, study_jobs(store, study, variant))
+            jobs, _ = without_open_batches(store, variant, study_jobs(store, study, variant))
+            out[name] = estimate_cost(variant, jobs)
     return out
 
 
@@ -166,7 +189,9 @@ def generate_study(
                 f"{status['missing']} prompts have none and cannot be paired)"
             )
             continue
-        jobs = study_jobs(store, study, variant)
+        jobs, result.in_open_batches[name] = without_open_batches(
+            store, variant, study_jobs(store, study, variant)
+        )
         provider = make_provider(variant)
         run_settings = settings
         if settings.budget is not None:

@@ -5,7 +5,8 @@ failure) is committed. On PostgreSQL a claim is a session advisory lock on one c
 run holds for its lifetime, keyed by (schema, variant, prompt): a claim held by another live
 worker is skipped, and a dead worker's claims vanish with its connection, so nothing is ever
 stuck. After taking the lock the worker reads the stored answer again: a prompt another worker
-answered meanwhile (same request hash) is let go and skipped, so no answer is paid for twice.
+answered meanwhile (same request hash), or that a Batch API batch recorded meanwhile holds, is
+let go and skipped, so no answer is paid for twice.
 
 Provider Batch API runs hand a whole chunk of prompts to the provider at once, so instead of
 per-prompt claims they take turns: ``batch_submission_turn`` admits one worker at a time to the
@@ -25,6 +26,7 @@ from collections.abc import Iterator
 from typing import Any, Protocol
 
 from swapcheck.store.advisory import advisory_key
+from swapcheck.store.provider_batches import CLOSED_STATUSES
 
 logger = logging.getLogger(__name__)
 
@@ -86,13 +88,24 @@ class AdvisoryClaims:
                 "WHERE prompt_id = %s AND variant = %s",
                 [prompt_id, self.variant],
             )
-            if _answered(self._raw.fetchone(), request_hash):  # by another worker meanwhile
+            answered = _answered(self._raw.fetchone(), request_hash)  # by another worker
+            if answered or self._in_open_batch(prompt_id, request_hash):
                 self._raw.execute("SELECT pg_advisory_unlock(%s)", [key])
                 self.refused += 1
                 return False
             self._held[prompt_id] = key
             self.granted += 1
             return True
+
+    def _in_open_batch(self, prompt_id: str, request_hash: str) -> bool:
+        """Whether a Batch API batch recorded since the run chose its jobs holds this request."""
+        self._raw.execute(
+            "SELECT 1 FROM provider_batch_items i JOIN provider_batches b USING (batch_id) "
+            "WHERE b.variant = %s AND i.prompt_id = %s AND i.request_hash = %s "
+            "AND b.status NOT IN (%s, %s) LIMIT 1",
+            [self.variant, prompt_id, request_hash, *CLOSED_STATUSES],
+        )
+        return self._raw.fetchone() is not None
 
     def release(self, prompt_ids: list[str]) -> None:
         """Let go of prompts whose outcome is committed."""
