@@ -129,6 +129,8 @@ def test_online_generation_does_not_pay_again_for_prompts_in_open_batches(
         # an online run while the batch is open: nothing to send, and it says why
         code, out, err = run(capsys, "generate", "--study", STUDY, "--estimate", "--json")
         assert code == 0 and json.loads(out)["cand"]["jobs"] == 0
+        assert json.loads(out)["cand"]["in_open_batches"] == 6
+        assert "cand: 0 requests" in err and "(6 more wait in open Batch API batches)" in err
         code, out, err = run(capsys, "generate", "--study", STUDY, "--json")
         assert code == 4, "answers are still to come: not a finished generation"
         assert json.loads(out)["in_open_batches"] == {"cand": 6}

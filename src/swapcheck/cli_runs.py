@@ -61,13 +61,19 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_runs_stop)
 
 
-def _print_estimates(estimates: dict[str, Any], budget: float | None) -> None:
-    for name, est in estimates.items():
+def _print_estimates(plans: dict[str, Any], budget: float | None) -> None:
+    for name, plan in plans.items():
+        est = plan.estimate
         upper = "" if est.cost_max is None else f", at most ${est.cost_max:.4f}"
+        waiting = (
+            f" ({plan.in_open_batches} more wait in open Batch API batches)"
+            if plan.in_open_batches
+            else ""
+        )
         print(
             f"  {name}: {est.jobs} requests, ~{est.input_tokens:,} input + "
             f"~{est.output_tokens_typical:,} output tokens ({est.method}), "
-            f"~${est.cost_typical:.4f}{upper}",
+            f"~${est.cost_typical:.4f}{upper}{waiting}",
             file=sys.stderr,
         )
     if budget is not None:
@@ -76,17 +82,25 @@ def _print_estimates(estimates: dict[str, Any], budget: float | None) -> None:
 
 def cmd_generate(args: argparse.Namespace) -> int:
     from swapcheck.generate import GenerationSettings
-    from swapcheck.pipeline import estimate_study_cost, generate_study
+    from swapcheck.pipeline import generate_study, plan_study_generation
     from swapcheck.store.studies import get_study
 
     store = _store(args)
     study = get_study(store, args.study)
-    estimates = estimate_study_cost(store, study, args.variant or None)
+    plans = plan_study_generation(store, study, args.variant or None)
     print("estimate:", file=sys.stderr)
-    _print_estimates(estimates, args.budget)
+    _print_estimates(plans, args.budget)
     if args.estimate:
         if args.json:
-            print(json.dumps({k: asdict(v) for k, v in estimates.items()}, indent=2))
+            print(
+                json.dumps(
+                    {
+                        k: {**asdict(p.estimate), "in_open_batches": p.in_open_batches}
+                        for k, p in plans.items()
+                    },
+                    indent=2,
+                )
+            )
         return 0
     if args.batch_api:
         from swapcheck.pipeline import generate_study_batch

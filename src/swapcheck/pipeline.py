@@ -143,16 +143,26 @@ def without_open_batches(
     return kept, len(jobs) - len(kept)
 
 
-def estimate_study_cost(
+@dataclass(frozen=True)
+class SendPlan:
+    """What generating one variant's missing answers would send, and what it leaves to
+    open Batch API batches."""
+
+    estimate: CostEstimate
+    in_open_batches: int
+
+
+def plan_study_generation(
     store: Store, study: Study, variants: list[str] | None = None
-) -> dict[str, CostEstimate]:
-    """Cost estimate of what generating the study's missing answers would send, per variant."""
-    out: dict[str, CostEstimate] = {}
+) -> dict[str, SendPlan]:
+    """Per generated variant (logged ones send nothing): the cost estimate of the requests a
+    run would send, and how many missing prompts wait in open batches instead."""
+    out: dict[str, SendPlan] = {}
     for name in variants or list(study.variants):
         variant = get_variant(store, name)
         if variant.provider != LOGGED_VARIANT:
-            jobs, _ = without_open_batches(store, variant, study_jobs(store, study, variant))
-            out[name] = estimate_cost(variant, jobs)
+            jobs, waiting = without_open_batches(store, variant, study_jobs(store, study, variant))
+            out[name] = SendPlan(estimate_cost(variant, jobs), waiting)
     return out
 
 

@@ -9,10 +9,9 @@ import streamlit as st
 
 from swapcheck.errors import SwapcheckError
 from swapcheck.generate import GenerationSettings
-from swapcheck.pipeline import estimate_study_cost, generate_study, generate_study_batch
+from swapcheck.pipeline import generate_study, generate_study_batch, plan_study_generation
 from swapcheck.runs import background_running, start_in_background
 from swapcheck.store import Store
-from swapcheck.store.provider_batches import open_requests
 from swapcheck.store.responses import failures, request_bodies, response_status
 from swapcheck.store.runs import RunRow, list_runs, request_stop, runs_frame
 from swapcheck.store.studies import Study, study_prompt_ids
@@ -24,19 +23,18 @@ POLL_S = 1.0
 def answer_status(store: Store, study: Study) -> None:
     """Answered / failed / missing per variant, with the estimated cost of the missing ones."""
     prompt_ids = study_prompt_ids(store, study)
-    estimates = estimate_study_cost(store, study)
-    study_prompts = set(prompt_ids)
+    plans = plan_study_generation(store, study)
     rows = []
     for name in study.variants:
         row: dict[str, object] = {"variant": name, **response_status(store, name, prompt_ids)}
-        estimate = estimates.get(name)
-        waiting = len({p for p, _ in open_requests(store, name)} & study_prompts)
+        plan = plans.get(name)
+        estimate = plan.estimate if plan else None
         # one type per column (numbers; None where nothing is sent), so Arrow never has to
         # guess; the note says why a variant sends nothing (or less than is missing)
         row["to send"] = None if estimate is None else estimate.jobs
         row["note"] = "answers come from the log" if estimate is None else ""
-        if waiting:
-            row["note"] = f"{waiting} in open Batch API batches: not sent again"
+        if plan and plan.in_open_batches:
+            row["note"] = f"{plan.in_open_batches} in open Batch API batches: not sent again"
         if estimate is not None:
             row["est. input tokens"] = estimate.input_tokens
             row["est. output tokens"] = estimate.output_tokens_typical
