@@ -32,6 +32,15 @@ def _setup(capsys: pytest.CaptureFixture[str], tmp_path: Path, base_url: str, n:
         assert code == 0, err
 
 
+def _submit_and_stop_waiting(capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    """``generate --batch-api`` that submits and returns at once, leaving the batch open."""
+    code, out, _ = run(
+        capsys, "generate", "--study", STUDY, "--batch-api", "--max-wait", "0",
+        "--poll-interval", "0.05",
+    )  # fmt: skip
+    return code, out
+
+
 def _answered(db: Path) -> int:
     with Store(db, linger=0) as store:
         ids = study_prompt_ids(store, get_study(store, STUDY))
@@ -102,10 +111,7 @@ def test_batch_api_that_stops_waiting_leaves_the_batch_for_the_next_call(
 ) -> None:
     with FakeBatchServer(polls_to_complete=3) as server:
         _setup(capsys, tmp_path, server.openai_base_url, 5)
-        code, out, _ = run(
-            capsys, "generate", "--study", STUDY, "--batch-api", "--max-wait", "0",
-            "--poll-interval", "0.05",
-        )  # fmt: skip
+        code, out = _submit_and_stop_waiting(capsys)
         assert code == 4 and "still open" in out
         assert _answered(isolated_env) == 0
         code, out, err = run(
@@ -121,10 +127,7 @@ def test_online_generation_does_not_pay_again_for_prompts_in_open_batches(
 ) -> None:
     with FakeBatchServer(polls_to_complete=3) as server:
         _setup(capsys, tmp_path, server.openai_base_url, 6)
-        code, out, _ = run(
-            capsys, "generate", "--study", STUDY, "--batch-api", "--max-wait", "0",
-            "--poll-interval", "0.05",
-        )  # fmt: skip
+        code, out = _submit_and_stop_waiting(capsys)
         assert code == 4 and len(server.submitted_requests()) == 6
         # an online run while the batch is open: nothing to send, and it says why
         code, out, err = run(capsys, "generate", "--study", STUDY, "--estimate", "--json")
