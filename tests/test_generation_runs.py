@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from swapcheck.cli import main
+from swapcheck.errors import StoreError
 from swapcheck.generate import GenerationSettings
 from swapcheck.journal import journal_dir
 from swapcheck.models import VariantConfig
@@ -243,3 +244,53 @@ def test_no_api_key_reaches_the_database_journal_logs_or_messages(
         texts += [p.read_text() for p in journals.iterdir()]
     assert all(key not in text for text in texts)
     assert any("***" in text for text in texts), "the echoed key was redacted, not dropped"
+
+
+def test_answers_missing_after_their_write_are_written_again_from_the_journal(
+    tmp_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch that the database does not keep (a write lost on the way) is noticed before the
+    journal is deleted and written again from it: the run ends with every answer stored."""
+    import swapcheck.runs as runs
+
+    real_write, dropped = runs.write_responses, []
+
+    def loses_the_first_batch(store: Store, records: list) -> None:
+        if not dropped:
+            dropped.extend(records)
+            return
+        real_write(store, records)
+
+    monkeypatch.setattr(runs, "write_responses", loses_the_first_batch)
+    with FakeOpenAIServer() as server:
+        study = _study(tmp_store, tmp_path, server, 30)
+        report = generate_study(tmp_store, study, variants=["cand"])
+    assert dropped and report.reports["cand"].succeeded == 30
+    ids = study_prompt_ids(tmp_store, study)
+    assert response_status(tmp_store, "cand", ids) == {"answered": 30, "failed": 0, "missing": 0}
+    [run] = list_runs(tmp_store)
+    assert run.status == "done"
+    assert f"{len(dropped)} answer(s) missing after their write were written again" in (
+        run.message or ""
+    )
+    assert not list(journal_dir(tmp_store.path).glob("*.jsonl")), "journal deleted once safe"
+
+
+def test_a_run_whose_answers_do_not_reach_the_database_fails_and_keeps_its_journal(
+    tmp_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import swapcheck.runs as runs
+
+    monkeypatch.setattr(runs, "write_responses", lambda store, records: None)
+    with FakeOpenAIServer() as server:
+        study = _study(tmp_store, tmp_path, server, 5)
+        with pytest.raises(StoreError, match="5 answer\\(s\\) did not reach the database"):
+            generate_study(tmp_store, study, variants=["cand"])
+        [run] = list_runs(tmp_store)
+        assert run.status == "failed" and "stay in the run's journal" in (run.message or "")
+        assert len(server.requests) == 5
+        monkeypatch.undo()  # the next run replays the journal: nothing is paid for twice
+        report = generate_study(tmp_store, study, variants=["cand"])
+        assert len(server.requests) == 5 and report.recovered == 5
+    ids = study_prompt_ids(tmp_store, study)
+    assert response_status(tmp_store, "cand", ids)["answered"] == 5

@@ -323,21 +323,18 @@ import sys
 from pathlib import Path
 from swapcheck.store import Store
 
-import duckdb
-
 db, flags, who = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
-connect = duckdb.connect
+connect = Store._connect
 
 
-def connect_and_tell(*args, **kwargs):
-    try:
-        return connect(*args, **kwargs)
-    except duckdb.IOException:
+def connect_and_tell(self):
+    con = connect(self)
+    if con is None:
         (flags / ("waiting-" + who)).write_text("ok")  # this process met the lock
-        raise
+    return con
 
 
-duckdb.connect = connect_and_tell
+Store._connect = connect_and_tell
 store = Store(db, linger=0, lock_timeout=60, migrate=False)
 with store.cursor() as cur:  # waits while another process holds the file
     (flags / ("got-" + who)).write_text("ok")
@@ -389,3 +386,48 @@ def test_a_second_waiter_stays_visible_after_the_first_gets_in(
         out, err = outputs(tmp_path, who)
         assert proc.returncode == 0, out + err
     assert loser_visible, "a process still waited for the file but no .waiting marker was left"
+
+
+OPENER = """
+import sys
+from swapcheck.errors import DatabaseLockedError
+from swapcheck.store import Store
+
+store = Store(sys.argv[1], linger=0, lock_timeout=1, migrate=False)
+try:
+    with store.cursor() as cur:
+        cur.execute("INSERT INTO shared_rows VALUES ('other', 1)")
+except DatabaseLockedError:
+    print("locked out")
+else:
+    print("opened")
+store.close()
+"""
+
+
+def _other_process_opens(db: Path) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", OPENER, str(db)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr[-800:]
+    return done.stdout.strip()
+
+
+def test_the_file_stays_locked_when_the_holder_closes_another_descriptor_of_it(
+    isolated_env: Path,
+) -> None:
+    """DuckDB's lock is a POSIX record lock, which the holder loses as soon as it closes any
+    descriptor of the file (a backup, a checksum); the sidecar flock keeps a second writer out
+    until the connection really closes, so no committed transaction can be overwritten."""
+    store = Store(isolated_env, linger=60)
+    with store.cursor() as cur:
+        cur.execute("CREATE TABLE shared_rows (who VARCHAR, i INTEGER)")
+        with open(isolated_env, "rb"):
+            pass  # drops this process's POSIX locks on the file
+        assert _other_process_opens(isolated_env) == "locked out"
+        cur.execute("INSERT INTO shared_rows VALUES ('holder', 1)")
+    store.close()
+    assert _other_process_opens(isolated_env) == "opened"
+    with Store(isolated_env, linger=0) as store, store.cursor() as cur:
+        rows = cur.execute("SELECT who FROM shared_rows ORDER BY who").fetchall()
+    assert rows == [("holder",), ("other",)], "both writes kept"

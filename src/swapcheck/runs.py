@@ -23,14 +23,14 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
-from swapcheck.errors import ConfigError, SwapcheckError
+from swapcheck.errors import ConfigError, StoreError, SwapcheckError
 from swapcheck.generate import GenerationReport, GenerationSettings, generate
-from swapcheck.journal import AnswerJournal, journal_dir, recover_journals
+from swapcheck.journal import AnswerJournal, journal_dir, read_journal, recover_journals
 from swapcheck.models import GenerationJob, ResponseRecord, VariantConfig
 from swapcheck.store.claims import PromptClaims, open_claims
 from swapcheck.store.connection import Store
 from swapcheck.store.db_errors import DATABASE_ERRORS
-from swapcheck.store.responses import write_responses
+from swapcheck.store.responses import answered_requests, write_responses
 from swapcheck.store.runs import create_run, list_runs, update_run
 
 logger = logging.getLogger(__name__)
@@ -58,6 +58,8 @@ class RunTracker:
         self.variant, self.claims = variant, claims
         self.succeeded = self.failed = self.input_tokens = self.output_tokens = 0
         self.cost = 0.0
+        self.answered: dict[str, str] = {}
+        """prompt id -> request hash of every answer received (what the database must hold)."""
         self.stop_seen = threading.Event()
         self._quit = threading.Event()
         self._beat = threading.Thread(
@@ -71,6 +73,7 @@ class RunTracker:
         """Journal first (survives a kill from here on), then count."""
         self.journal.append(record)
         if record.ok:
+            self.answered[record.prompt_id] = record.request_hash
             self.succeeded += 1
         else:
             self.failed += 1
@@ -85,6 +88,17 @@ class RunTracker:
         """Store the records, then let go of their claims (their outcome is committed)."""
         write_responses(self.store, [replace(r, run_id=self.run_id) for r in records])
         self.claims.release([r.prompt_id for r in records])
+
+    def unsaved(self) -> list[ResponseRecord]:
+        """Answers this run received that the database does not hold (normally none), read
+        back from the journal: checked before the journal is deleted."""
+        if not self.answered:
+            return []
+        stored = answered_requests(self.store, self.variant.name, list(self.answered))
+        missing = {p for p, h in self.answered.items() if (p, h) not in stored}
+        if not missing:
+            return []
+        return [r for r in read_journal(self.journal.path) if r.ok and r.prompt_id in missing]
 
     def should_stop(self) -> bool:
         return self.stop_seen.is_set()
@@ -205,10 +219,45 @@ def _run_claimed(
         message = str(exc) if isinstance(exc, SwapcheckError) else type(exc).__name__
         tracker.finish("failed", message[:500])
         raise
+    try:
+        rewritten = _write_what_the_database_lacks(tracker)
+    except BaseException as exc:
+        journal.close(remove=False)
+        message = str(exc) if isinstance(exc, SwapcheckError) else type(exc).__name__
+        tracker.finish("failed", message[:500])
+        raise
     journal.close(remove=True)
     status, message = _outcome(report, time.monotonic() - started)
+    if rewritten:
+        message += f", {rewritten} answer(s) missing after their write were written again"
     tracker.finish(status, message)
     return run_id, report
+
+
+def _write_what_the_database_lacks(tracker: RunTracker) -> int:
+    """Compare the database with what the run received; write what it lacks from the journal.
+
+    The journal is deleted only once the database holds every answer it has, so an answer
+    lost on its way into the database (a failed write nobody noticed) is never lost for good.
+    """
+    unsaved = tracker.unsaved()
+    if not unsaved:
+        return 0
+    logger.warning(
+        "run %s: %d answer(s) were not in the database after their write; writing them again "
+        "from the journal",
+        tracker.run_id,
+        len(unsaved),
+    )
+    tracker.sink(unsaved)
+    still = tracker.unsaved()
+    if still:
+        raise StoreError(
+            f"{len(still)} answer(s) did not reach the database; they stay in the run's "
+            "journal and are written by the next run.",
+            "Run the command again once the database accepts writes.",
+        )
+    return len(unsaved)
 
 
 def _outcome(report: GenerationReport, elapsed_s: float) -> tuple[str, str]:

@@ -7,6 +7,13 @@ once nobody has used it for ``linger`` seconds. Another process that finds the f
 retries until ``lock_timeout`` runs out, so a CLI run and a serving app interleave instead of
 failing. While a process waits, it leaves a marker file next to the database; a holder that sees
 the marker closes as soon as it is idle instead of lingering.
+
+DuckDB's own lock is a POSIX record lock, and POSIX drops every such lock a process holds on a
+file as soon as that process closes *any* descriptor of the file, so it can vanish while the
+database is still open, and a second process then opens the file too. Two processes writing
+one file lose committed transactions (the later checkpoint wins). ``Store`` therefore also
+holds an ``flock`` on a sidecar ``<db>.lock`` file for exactly as long as its connection is
+open; ``flock`` belongs to its own open file, so nothing else can release it.
 """
 
 from __future__ import annotations
@@ -24,6 +31,11 @@ from typing import Any
 import duckdb
 
 from swapcheck.errors import DatabaseLockedError, StoreError
+
+try:  # POSIX; elsewhere DuckDB's own lock is the only one
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
 
 _LOCK_MARKERS = ("Could not set lock", "Conflicting lock")
 YIELD_TO_WAITER_S = 1.0
@@ -62,6 +74,7 @@ class Store:
         self.linger = linger
         self._guard = threading.RLock()
         self._con: duckdb.DuckDBPyConnection | None = None
+        self._file_lock: int | None = None  # fd of the flocked sidecar while _con is open
         self._users = 0
         self._last_release = 0.0
         self._closer: threading.Timer | None = None
@@ -79,6 +92,46 @@ class Store:
     def waiting_marker(self) -> Path:
         return self.path.with_name(self.path.name + ".waiting")
 
+    @property
+    def lock_file(self) -> Path:
+        return self.path.with_name(self.path.name + ".lock")
+
+    def _try_lock_file(self) -> bool:
+        """Take the sidecar ``flock`` without waiting; False while another holder has it."""
+        if fcntl is None:
+            return True
+        fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        self._file_lock = fd
+        return True
+
+    def _unlock_file(self) -> None:
+        if self._file_lock is not None:
+            os.close(self._file_lock)  # closing the descriptor releases its flock
+            self._file_lock = None
+
+    def _connect(self) -> duckdb.DuckDBPyConnection | None:
+        """Open the database under both locks, or None while another process holds one."""
+        if not self._try_lock_file():
+            return None
+        try:
+            return duckdb.connect(str(self.path))
+        except duckdb.IOException as exc:
+            self._unlock_file()
+            if _is_lock_conflict(exc):  # a process that does not take the sidecar lock
+                return None
+            raise StoreError(
+                f"Cannot open the database {self.path}: {exc}",
+                "Check that the path is writable and is a swapcheck DuckDB file.",
+            ) from exc
+        except BaseException:
+            self._unlock_file()
+            raise
+
     def _open(self) -> duckdb.DuckDBPyConnection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # A process that is already waiting gets the file first: a busy holder that reconnected
@@ -91,26 +144,21 @@ class Store:
         me = str(os.getpid())
         try:
             while True:
-                try:
-                    return duckdb.connect(str(self.path))
-                except duckdb.IOException as exc:
-                    if not _is_lock_conflict(exc):
-                        raise StoreError(
-                            f"Cannot open the database {self.path}: {exc}",
-                            "Check that the path is writable and is a swapcheck DuckDB file.",
-                        ) from exc
-                    if time.monotonic() >= deadline:
-                        raise DatabaseLockedError(
-                            f"The database {self.path} stayed locked by another process for "
-                            f"{self.lock_timeout:.0f}s.",
-                            "Wait for the other swapcheck command to finish, or point this one at "
-                            "another file with --db / SWAPCHECK_DB.",
-                        ) from exc
-                    if self._marker_owner() is None:  # (re)announce: someone may have taken it
-                        with contextlib.suppress(OSError):
-                            self.waiting_marker.write_text(me)
-                    time.sleep(delay)
-                    delay = min(delay * 1.5, 0.05)
+                con = self._connect()
+                if con is not None:
+                    return con
+                if time.monotonic() >= deadline:
+                    raise DatabaseLockedError(
+                        f"The database {self.path} stayed locked by another process for "
+                        f"{self.lock_timeout:.0f}s.",
+                        "Wait for the other swapcheck command to finish, or point this one at "
+                        "another file with --db / SWAPCHECK_DB.",
+                    )
+                if self._marker_owner() is None:  # (re)announce: someone may have taken it
+                    with contextlib.suppress(OSError):
+                        self.waiting_marker.write_text(me)
+                time.sleep(delay)
+                delay = min(delay * 1.5, 0.05)
         finally:
             if self._marker_owner() == me:
                 with contextlib.suppress(OSError):
@@ -155,8 +203,9 @@ class Store:
     def _close_now(self) -> None:
         if self._con is not None:
             with contextlib.suppress(duckdb.Error):
-                self._con.close()
+                self._con.close()  # checkpoints: the file is complete before others open it
             self._con = None
+        self._unlock_file()
 
     @contextlib.contextmanager
     def cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
