@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import logging
 import os
 import threading
 import time
@@ -36,6 +37,8 @@ try:  # POSIX; elsewhere DuckDB's own lock is the only one
     import fcntl
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
+
+logger = logging.getLogger(__name__)
 
 _LOCK_MARKERS = ("Could not set lock", "Conflicting lock")
 YIELD_TO_WAITER_S = 1.0
@@ -202,8 +205,10 @@ class Store:
 
     def _close_now(self) -> None:
         if self._con is not None:
-            with contextlib.suppress(duckdb.Error):
+            try:
                 self._con.close()  # checkpoints: the file is complete before others open it
+            except duckdb.Error as exc:  # say so: a failed close is how writes could go missing
+                logger.warning("closing %s failed: %s", self.path, exc)
             self._con = None
         self._unlock_file()
 
