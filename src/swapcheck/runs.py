@@ -214,15 +214,9 @@ def _run_claimed(
             on_record=tracker.on_record,
             claim=tracker.claim if claims.shared else None,
         )
-    except BaseException as exc:
-        journal.close(remove=False)  # whatever the database missed is replayed next time
-        message = str(exc) if isinstance(exc, SwapcheckError) else type(exc).__name__
-        tracker.finish("failed", message[:500])
-        raise
-    try:
         rewritten = _write_what_the_database_lacks(tracker)
     except BaseException as exc:
-        journal.close(remove=False)
+        journal.close(remove=False)  # whatever the database missed is replayed next time
         message = str(exc) if isinstance(exc, SwapcheckError) else type(exc).__name__
         tracker.finish("failed", message[:500])
         raise

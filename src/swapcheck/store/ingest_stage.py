@@ -58,8 +58,7 @@ class _Stage:
                 f'WHERE "{column}" IN (SELECT unnest(?::VARCHAR[])) {where}',
                 [values, *params],
             )
-        if self.pulled[table]:
-            data = rows_not_in(data, self.before(table, data.schema))
+        data = rows_not_in(data, self.before(table, data.schema))  # not pulled before
         if not data.num_rows:
             return
         self.pulled[table].append(data)
@@ -146,11 +145,9 @@ def staged_on_duckdb(store: Any) -> Iterator[Any]:
 def _apply_difference(
     cur: Any, table: str, columns: list[str], before: pa.Table, after: pa.Table
 ) -> None:
-    """Delete the rows of ``before`` missing from ``after``; insert the new rows of ``after``."""
-    if before.num_rows:
-        gone, added = rows_not_in(before, after), rows_not_in(after, before)
-    else:  # nothing was pulled (e.g. a first ingest): every row is new
-        gone, added = before, after
+    """Delete the rows of ``before`` missing from ``after``; insert the new rows of ``after``
+    (all of them, uncompared, when nothing was pulled, e.g. on a first ingest)."""
+    gone, added = rows_not_in(before, after), rows_not_in(after, before)
     if gone.num_rows:
         match = primary_key(cur, table) or columns
         cur.register("removed_rows", gone.select(match))

@@ -9,6 +9,7 @@ import pandas as pd
 
 from swapcheck.review_priority import PrioritySettings, parse_priority_settings
 from swapcheck.store.connection import Store, first_row
+from swapcheck.store.judgments import LIVE, LIVE_J
 from swapcheck.store.responses import succeeded
 from swapcheck.store.settings import get_setting, set_setting
 from swapcheck.store.studies import Study
@@ -165,8 +166,8 @@ def human_votes_per_pair(store: Store, study: Study) -> pd.DataFrame:
     """``pair_id``, ``votes``: live human judgments of each judged pair of the study."""
     with store.cursor() as cur:
         return cur.execute(
-            "SELECT pair_id, count(*) AS votes FROM judgments WHERE study_id = ? "
-            "AND undone_at IS NULL AND reviewer_type = 'human' GROUP BY pair_id",
+            f"SELECT pair_id, count(*) AS votes FROM judgments WHERE study_id = ? AND {LIVE} "
+            "GROUP BY pair_id",
             [study.study_id],
         ).df()
 
@@ -190,11 +191,11 @@ def complete_pair_scores(cur: duckdb.DuckDBPyConnection, study: Study) -> pd.Dat
     Run on a queue cursor (``queue_ready`` registered), so only ready pairs count.
     """
     return cur.execute(
-        """
+        f"""
         SELECT j.pair_id, avg(CASE j.choice WHEN 'candidate' THEN 1.0 WHEN 'baseline' THEN 0.0
                                ELSE 0.5 END) AS score
         FROM judgments j JOIN queue_ready r USING (pair_id)
-        WHERE j.study_id = $study_id AND j.undone_at IS NULL AND j.reviewer_type = 'human'
+        WHERE j.study_id = $study_id AND {LIVE_J}
         GROUP BY j.pair_id, r.position HAVING count(*) >= $overlap
         ORDER BY r.position
         """,
